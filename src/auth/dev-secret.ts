@@ -1,0 +1,24 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Config } from '../config.js'
+
+const DEV_SECRET_FILE = join('.data', 'dev-secret')
+
+/**
+ * Outside production a missing BETTER_AUTH_SECRET is generated once and kept in ./.data, so `npm start` works
+ * with no configuration and the tokens it prints stay valid across restarts. Production never gets here:
+ * src/config.ts refuses to start without a secret.
+ */
+export async function withDevSecret(config: Config): Promise<Config> {
+  if (config.BETTER_AUTH_SECRET !== undefined) return config
+  let secret: string
+  try {
+    secret = (await readFile(DEV_SECRET_FILE, 'utf8')).trim()
+  } catch {
+    secret = randomBytes(32).toString('base64url')
+    await mkdir('.data', { recursive: true })
+    await writeFile(DEV_SECRET_FILE, `${secret}\n`, { mode: 0o600 })
+  }
+  return { ...config, BETTER_AUTH_SECRET: secret }
+}

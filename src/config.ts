@@ -1,0 +1,102 @@
+import { existsSync } from 'node:fs'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { databaseTarget } from './db/target.js'
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+/** Every environment variable the service reads; `.env.example` documents each one. */
+export const ConfigSchema = Type.Object({
+  NODE_ENV: Type.String({ default: 'development' }),
+  DATABASE_URL: Type.Optional(Type.String()),
+  NEON_DB_URL: Type.Optional(Type.String()),
+  BETTER_AUTH_SECRET: Type.Optional(Type.String()),
+  JWT_ISSUER: Type.Optional(Type.String()),
+  JWT_AUDIENCE: Type.Optional(Type.String()),
+  JWT_CLOCK_TOLERANCE: Type.Integer({ minimum: 0, maximum: 300, default: 30 }),
+  CORS_ORIGINS: Type.String({ default: 'http://localhost:3000' }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
+  LOG_LEVEL: Type.Union(LOG_LEVELS.map((level) => Type.Literal(level)), { default: 'info' }),
+})
+
+export type Config = Static<typeof ConfigSchema>
+
+/** The secret must resist brute force once real users' data sits behind it. */
+const MIN_PRODUCTION_SECRET_LENGTH = 32
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.join('\n')}`)
+  }
+}
+
+/**
+ * Validates the environment and applies defaults. Throws a ConfigError listing every problem, one line each;
+ * values are never echoed, since URLs and secrets carry credentials.
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // `NAME=` in a .env file means "not set", as in most tools that read one.
+  const present = Object.fromEntries(
+    Object.keys(ConfigSchema.properties)
+      .filter((name) => env[name] !== undefined && env[name] !== '')
+      .map((name) => [name, env[name]]),
+  )
+  const candidate = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, present))
+  const problems = schemaProblems(candidate)
+  if (problems.length === 0) problems.push(...consistencyProblems(candidate as Config))
+  if (problems.length > 0) throw new ConfigError(problems)
+  return candidate as Config
+}
+
+/** Reads `./.env` when present (real environment variables win), then validates `process.env`. */
+export function loadConfigFromProcess(): Config {
+  if (existsSync('.env')) process.loadEnvFile('.env')
+  return loadConfig(process.env)
+}
+
+function schemaProblems(candidate: unknown): string[] {
+  const byVariable = new Map<string, string>()
+  for (const error of Value.Errors(ConfigSchema, candidate)) {
+    const name = error.path.slice(1)
+    if (!byVariable.has(name)) byVariable.set(name, `${name}: ${describe(error.schema, error.message)}`)
+  }
+  return [...byVariable.values()]
+}
+
+function describe(schema: TSchema, message: string): string {
+  const choices = (schema.anyOf as TSchema[] | undefined)?.map((option) => option.const)
+  return choices ? `must be one of ${choices.join(', ')}` : message.toLowerCase()
+}
+
+function consistencyProblems(config: Config): string[] {
+  const problems: string[] = []
+  try {
+    databaseTarget(config)
+  } catch (error) {
+    problems.push((error as Error).message)
+  }
+  for (const origin of corsOrigins(config)) {
+    if (!isOrigin(origin)) problems.push(`CORS_ORIGINS: "${origin}" is not an origin such as https://app.example.com`)
+  }
+  if (config.NODE_ENV === 'production') {
+    if (config.BETTER_AUTH_SECRET === undefined) {
+      problems.push('BETTER_AUTH_SECRET: required when NODE_ENV=production')
+    } else if (config.BETTER_AUTH_SECRET.length < MIN_PRODUCTION_SECRET_LENGTH) {
+      problems.push(`BETTER_AUTH_SECRET: must be at least ${MIN_PRODUCTION_SECRET_LENGTH} characters when NODE_ENV=production`)
+    }
+  }
+  return problems
+}
+
+export function corsOrigins(config: Config): string[] {
+  return config.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean)
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    return new URL(value).origin === value
+  } catch {
+    return false
+  }
+}

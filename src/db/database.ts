@@ -1,0 +1,101 @@
+import { fileURLToPath } from 'node:url'
+import { PGlite } from '@electric-sql/pglite'
+import { neon } from '@neondatabase/serverless'
+import { max, sql } from 'drizzle-orm'
+import { readMigrationFiles } from 'drizzle-orm/migrator'
+import { drizzle as drizzleNeon } from 'drizzle-orm/neon-http'
+import { migrate as migrateNeon } from 'drizzle-orm/neon-http/migrator'
+import { drizzle as drizzleNodePostgres } from 'drizzle-orm/node-postgres'
+import { migrate as migrateNodePostgres } from 'drizzle-orm/node-postgres/migrator'
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { bigint, pgSchema } from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
+import pg from 'pg'
+import { DatabaseUnavailableError, sqlState } from './errors.js'
+import type { DatabaseTarget } from './target.js'
+
+/** The query surface shared by all three drivers; repositories are written against it alone. */
+export type Orm = PgDatabase<PgQueryResultHKT>
+
+export interface Database {
+  readonly driver: DatabaseTarget['driver']
+  readonly orm: Orm
+  /** Applies the migrations in ./drizzle that the database has not seen yet. */
+  migrate(): Promise<void>
+  /** How many migrations in ./drizzle the database has not applied. */
+  pendingMigrations(): Promise<number>
+  /** Resolves when the database answers a trivial query within `timeoutMs`. */
+  ping(timeoutMs: number): Promise<void>
+  close(): Promise<void>
+}
+
+const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url))
+
+/** Drizzle's own bookkeeping table, read to tell whether the schema is behind the code. */
+const appliedMigrations = pgSchema('drizzle').table('__drizzle_migrations', {
+  created_at: bigint('created_at', { mode: 'number' }),
+})
+
+/** How long node-postgres waits for a connection before the request fails as unavailable. */
+const CONNECT_TIMEOUT_MS = 3000
+
+export async function openDatabase(target: DatabaseTarget, onPoolError: (error: Error) => void): Promise<Database> {
+  switch (target.driver) {
+    case 'pglite': {
+      // A folder keeps the data across restarts; no folder is an in-memory database for tests and demos.
+      const client = target.dataDir === undefined ? new PGlite() : new PGlite(target.dataDir)
+      const orm = drizzlePglite({ client })
+      return database(target.driver, orm, () => migratePglite(orm, { migrationsFolder }), () => client.close())
+    }
+    case 'node-postgres': {
+      const pool = new pg.Pool({ connectionString: target.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
+      // An idle client losing its connection must not crash the process; the next query reconnects.
+      pool.on('error', onPoolError)
+      const orm = drizzleNodePostgres({ client: pool })
+      return database(target.driver, orm, () => migrateNodePostgres(orm, { migrationsFolder }), () => pool.end())
+    }
+    case 'neon-http': {
+      // Stateless HTTP: nothing to open or close.
+      const orm = drizzleNeon({ client: neon(target.url) })
+      return database(target.driver, orm, () => migrateNeon(orm, { migrationsFolder }), async () => {})
+    }
+  }
+}
+
+function database(
+  driver: Database['driver'],
+  orm: Orm,
+  migrate: () => Promise<void>,
+  close: () => Promise<void>,
+): Database {
+  return {
+    driver,
+    orm,
+    migrate,
+    close,
+    async pendingMigrations() {
+      const migrations = readMigrationFiles({ migrationsFolder })
+      let lastApplied = 0
+      try {
+        const [row] = await orm.select({ last: max(appliedMigrations.created_at) }).from(appliedMigrations)
+        lastApplied = Number(row?.last ?? 0)
+      } catch (error) {
+        // 42P01 undefined_table, 3F000 invalid_schema_name: never migrated at all.
+        if (!['42P01', '3F000'].includes(sqlState(error) ?? '')) throw error
+      }
+      return migrations.filter((migration) => migration.folderMillis > lastApplied).length
+    },
+    async ping(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DatabaseUnavailableError('ping timed out')), timeoutMs)
+      })
+      try {
+        await Promise.race([orm.execute(sql`select 1`), timeout])
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The SQLSTATE of a database error, whichever driver raised it: Drizzle wraps driver errors in
+ * `DrizzleQueryError` with the driver's error as `cause`; Neon batches throw the bare `NeonDbError`.
+ */
+export function sqlState(error: unknown): string | undefined {
+  const inner = (error as { cause?: unknown } | undefined)?.cause ?? error
+  const code = (inner as { code?: unknown } | undefined)?.code
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
+}
+
+export class DatabaseUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('The database did not answer', { cause })
+  }
+}
+
+/** Network-level failures of every driver: refused or reset sockets, timeouts, Neon's fetch failing. */
+const UNAVAILABLE_NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE'])
+
+/**
+ * True when an error means "the database cannot be reached right now" rather than "this query is wrong":
+ * SQLSTATE classes 08 (connection exception), 53 (insufficient resources) and 57P (operator intervention),
+ * socket errors, and the driver messages for a dropped connection or a failed fetch.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (error instanceof DatabaseUnavailableError) return true
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === 'string') {
+      if (UNAVAILABLE_NETWORK_CODES.has(code) || /^(08|53|57P)/.test(code)) return true
+    }
+    if (/fetch failed|Connection terminated|timeout exceeded when trying to connect/i.test(current.message)) return true
+  }
+  return false
+}

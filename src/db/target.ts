@@ -1,0 +1,29 @@
+import type { Config } from '../config.js'
+
+/** Where the data lives, decided by DATABASE_URL (or NEON_DB_URL, the original plan's name). */
+export type DatabaseTarget =
+  | { driver: 'pglite'; dataDir: string | undefined }
+  | { driver: 'neon-http'; url: string }
+  | { driver: 'node-postgres'; url: string }
+
+/** Embedded database folder used when no URL is configured. */
+export const DEFAULT_PGLITE_DIR = './.data/pglite'
+
+export function databaseTarget(config: Pick<Config, 'DATABASE_URL' | 'NEON_DB_URL'>): DatabaseTarget {
+  const variable = config.DATABASE_URL !== undefined ? 'DATABASE_URL' : 'NEON_DB_URL'
+  const url = config[variable]
+  if (url === undefined) return { driver: 'pglite', dataDir: DEFAULT_PGLITE_DIR }
+  if (url === 'memory://') return { driver: 'pglite', dataDir: undefined }
+
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new Error(`${variable}: not a valid URL (expected memory:// or postgres://user:password@host/database)`)
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new Error(`${variable}: unsupported scheme "${parsed.protocol}" (expected memory:// or postgres://…)`)
+  }
+  const isNeon = parsed.hostname === 'neon.tech' || parsed.hostname.endsWith('.neon.tech')
+  return isNeon ? { driver: 'neon-http', url } : { driver: 'node-postgres', url }
+}

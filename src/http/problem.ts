@@ -1,0 +1,42 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+export interface FieldError {
+  path: string
+  message: string
+}
+
+/** An error that is the client's business: its status and detail are safe to show to the caller. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail)
+  }
+}
+
+/** Sends an RFC 9457 problem document; every one carries the request id so support can find the log line. */
+export function sendProblem(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  detail: string,
+  errors?: FieldError[],
+): FastifyReply {
+  return reply
+    .code(status)
+    .header('x-request-id', request.id)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send({
+      type: 'about:blank',
+      title: STATUS_CODES[status] ?? 'Error',
+      status,
+      detail,
+      request_id: request.id,
+      ...(errors && { errors }),
+    })
+}

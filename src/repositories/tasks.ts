@@ -1,0 +1,114 @@
+import { and, asc, desc, eq, ne, or, sql, type SQL } from 'drizzle-orm'
+import { v7 as uuidv7 } from 'uuid'
+import type { Orm } from '../db/database.js'
+import { tasks, type TaskRow } from '../db/schema.js'
+
+export type Task = TaskRow
+export type TaskFields = Pick<Task, 'title' | 'description' | 'completed'>
+
+export interface ListOptions {
+  status?: 'all' | 'pending' | 'completed'
+  sort?: 'created' | 'updated' | 'title'
+  order?: 'asc' | 'desc'
+}
+
+const SORT_KEYS = {
+  created: tasks.created_at,
+  updated: tasks.updated_at,
+  title: sql`lower(${tasks.title})`,
+} as const
+
+/** Newest first for timestamps, alphabetical for titles. */
+const DEFAULT_ORDER = { created: 'desc', updated: 'desc', title: 'asc' } as const
+
+/**
+ * Every task query. Each statement is scoped by the caller's user id, and each write is one statement: the Neon
+ * HTTP driver has no interactive transactions, and one statement is atomic on every driver.
+ */
+export class TaskRepository {
+  constructor(private readonly orm: Orm) {}
+
+  async list(userId: string, { status = 'all', sort = 'created', order = DEFAULT_ORDER[sort] }: ListOptions): Promise<Task[]> {
+    const direction = order === 'asc' ? asc : desc
+    return this.orm
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.user_id, userId), status === 'all' ? undefined : eq(tasks.completed, status === 'completed')))
+      .orderBy(direction(SORT_KEYS[sort]), direction(tasks.id))
+  }
+
+  async create(userId: string, fields: Pick<TaskFields, 'title'> & Partial<TaskFields>): Promise<Task> {
+    const [task] = await this.orm
+      .insert(tasks)
+      .values({
+        id: uuidv7(),
+        user_id: userId,
+        title: fields.title,
+        description: fields.description ?? null,
+        completed: fields.completed ?? false,
+        completed_at: fields.completed ? sql`now()` : null,
+      })
+      .returning()
+    return task!
+  }
+
+  async get(userId: string, id: string): Promise<Task | undefined> {
+    const [task] = await this.orm.select().from(tasks).where(this.owned(userId, id))
+    return task
+  }
+
+  /**
+   * Applies the given fields. `updated_at` moves only when a value really changes, so a retried write is a no-op;
+   * `completed_at` is set when `completed` turns true and cleared when it turns false.
+   */
+  async update(userId: string, id: string, changes: Partial<TaskFields>): Promise<Task | undefined> {
+    const changed = or(...Object.entries(changes).map(([field, value]) => sql`${tasks[field as keyof TaskFields]} is distinct from ${value}`))
+    const [task] = await this.orm
+      .update(tasks)
+      .set({
+        ...changes,
+        ...(changes.completed !== undefined && {
+          completed_at: changes.completed ? sql`case when ${tasks.completed} then ${tasks.completed_at} else now() end` : null,
+        }),
+        updated_at: sql`case when ${changed} then now() else ${tasks.updated_at} end`,
+      })
+      .where(this.owned(userId, id))
+      .returning()
+    return task
+  }
+
+  /** Flips `completed` in one statement, so two concurrent toggles cannot both read the same old value. */
+  async toggleCompleted(userId: string, id: string): Promise<Task | undefined> {
+    const [task] = await this.orm
+      .update(tasks)
+      .set({
+        completed: sql`not ${tasks.completed}`,
+        completed_at: sql`case when ${tasks.completed} then null else now() end`,
+        updated_at: sql`now()`,
+      })
+      .where(this.owned(userId, id))
+      .returning()
+    return task
+  }
+
+  async delete(userId: string, id: string): Promise<boolean> {
+    const deleted = await this.orm.delete(tasks).where(this.owned(userId, id)).returning({ id: tasks.id })
+    return deleted.length > 0
+  }
+
+  /**
+   * Whether a task the caller does not own exists under this id, so a miss can be told apart as 403 or 404.
+   * It answers a yes or no and never reads another user's row.
+   */
+  async belongsToAnotherUser(userId: string, id: string): Promise<boolean> {
+    const [row] = await this.orm
+      .select({ id: tasks.id })
+      .from(tasks)
+      .where(and(eq(tasks.id, id), ne(tasks.user_id, userId)))
+    return row !== undefined
+  }
+
+  private owned(userId: string, id: string): SQL | undefined {
+    return and(eq(tasks.id, id), eq(tasks.user_id, userId))
+  }
+}

@@ -1,0 +1,196 @@
+import { Type, type TSchema } from '@sinclair/typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { HttpProblem } from '../http/problem.js'
+import { TaskRepository, type Task } from '../repositories/tasks.js'
+import { problemResponse, ValidationProblem } from '../schemas/problem.js'
+import { ref } from '../schemas/ref.js'
+import { Task as TaskSchema, TaskCompletion, TaskCreate, TaskListQuery, TaskUpdate } from '../schemas/task.js'
+
+export interface TaskRoutesOptions {
+  /** `/api/{user_id}/tasks…`, the original plan's style: the path names the owner, who must be the caller. */
+  userInPath?: boolean
+}
+
+const TaskId = Type.String({ format: 'uuid', description: 'The task id.' })
+const UserId = Type.String({ minLength: 1, description: 'Must equal the token’s `sub`.' })
+
+/**
+ * The task resource. Registered once per path style: under `/api/tasks` and under `/api/:user_id/tasks`.
+ * Checks run in the contract's order: authentication (onRequest, before the body is read), validation,
+ * then the owner in the path, then existence and ownership of the task.
+ */
+const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userInPath = false }) => {
+  const fastify = plugin.withTypeProvider<TypeBoxTypeProvider>()
+  const repository = new TaskRepository(fastify.db.orm)
+  const operationId = (name: string) => (userInPath ? `${name}ForUser` : name)
+  // Only the owner-in-path style has path parameters on the collection.
+  const listParams = userInPath ? { params: Type.Object({ user_id: UserId }) } : {}
+  const ItemParams = userInPath ? Type.Object({ user_id: UserId, id: TaskId }) : Type.Object({ id: TaskId })
+
+  fastify.addHook('onRequest', fastify.authenticate)
+  fastify.addHook('preValidation', async (request) => normalizeText(request.body))
+  if (userInPath) {
+    fastify.addHook('preHandler', async (request: FastifyRequest<{ Params: { user_id: string } }>) => {
+      if (request.params.user_id !== request.userId) {
+        throw new HttpProblem(403, 'The user id in the path is not the authenticated user.')
+      }
+    })
+  }
+
+  /** Turns a scoped miss into 403 (another user's task) or 404 (no such task). */
+  async function found(task: Task | undefined, userId: string, id: string): Promise<Task> {
+    if (task !== undefined) return task
+    if (await repository.belongsToAnotherUser(userId, id)) throw new HttpProblem(403, `Task ${id} belongs to another user.`)
+    throw new HttpProblem(404, `Task ${id} not found.`)
+  }
+
+  fastify.get(
+    '',
+    {
+      schema: {
+        operationId: operationId('listTasks'),
+        tags: ['tasks'],
+        summary: 'List the caller’s tasks',
+        ...listParams,
+        querystring: TaskListQuery,
+        response: { 200: Type.Array(ref(TaskSchema)), ...errorResponses(userInPath, false) },
+      },
+    },
+    async (request) => repository.list(request.userId, request.query),
+  )
+
+  fastify.post(
+    '',
+    {
+      schema: {
+        operationId: operationId('createTask'),
+        tags: ['tasks'],
+        summary: 'Create a task',
+        ...listParams,
+        body: ref(TaskCreate),
+        response: { 201: ref(TaskSchema), ...errorResponses(userInPath, false) },
+      },
+    },
+    async (request, reply) => {
+      const task = await repository.create(request.userId, request.body)
+      return reply.code(201).header('location', `/api/tasks/${task.id}`).send(task)
+    },
+  )
+
+  fastify.get(
+    '/:id',
+    {
+      schema: {
+        operationId: operationId('getTask'),
+        tags: ['tasks'],
+        summary: 'Get one task',
+        params: ItemParams,
+        response: { 200: ref(TaskSchema), ...errorResponses(userInPath, true) },
+      },
+    },
+    async (request) => found(await repository.get(request.userId, request.params.id), request.userId, request.params.id),
+  )
+
+  fastify.put(
+    '/:id',
+    {
+      schema: {
+        operationId: operationId('updateTask'),
+        tags: ['tasks'],
+        summary: 'Update some fields of a task',
+        params: ItemParams,
+        body: ref(TaskUpdate),
+        response: { 200: ref(TaskSchema), ...errorResponses(userInPath, true) },
+      },
+    },
+    async (request) => {
+      const { userId, params, body } = request
+      return found(await repository.update(userId, params.id, body), userId, params.id)
+    },
+  )
+
+  fastify.delete(
+    '/:id',
+    {
+      schema: {
+        operationId: operationId('deleteTask'),
+        tags: ['tasks'],
+        summary: 'Delete a task',
+        params: ItemParams,
+        response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(userInPath, true) },
+      },
+    },
+    async (request, reply) => {
+      const { userId, params } = request
+      if (!(await repository.delete(userId, params.id))) await found(undefined, userId, params.id)
+      return reply.code(204).send(null)
+    },
+  )
+
+  await fastify.register(async (completion) => {
+    acceptEmptyBodies(completion)
+    completion.withTypeProvider<TypeBoxTypeProvider>().patch(
+      '/:id/complete',
+      {
+        schema: {
+          operationId: operationId('setTaskCompletion'),
+          tags: ['tasks'],
+          summary: 'Toggle a task, or set whether it is completed',
+          description: 'No body, an empty body or `{}` toggles `completed`; `{"completed": true|false}` sets it, and repeating that changes nothing.',
+          params: ItemParams,
+          body: ref(TaskCompletion),
+          response: { 200: ref(TaskSchema), ...errorResponses(userInPath, true) },
+        },
+        // An absent body means "toggle", like `{}`.
+        preValidation: async (request) => {
+          request.body ??= {}
+        },
+      },
+      async (request) => {
+        const { userId, params, body } = request
+        const task =
+          body.completed === undefined
+            ? await repository.toggleCompleted(userId, params.id)
+            : await repository.update(userId, params.id, { completed: body.completed })
+        return found(task, userId, params.id)
+      },
+    )
+  })
+}
+
+/** Trims the text fields before validation, so limits count what is stored; a blank description is no description. */
+function normalizeText(body: unknown): void {
+  if (typeof body !== 'object' || body === null) return
+  const fields = body as Record<string, unknown>
+  if (typeof fields.title === 'string') fields.title = fields.title.trim()
+  if (typeof fields.description === 'string') fields.description = fields.description.trim() || null
+}
+
+/** Within `instance` only: an empty body is no body, whatever its Content-Type; a non-empty one must be JSON. */
+function acceptEmptyBodies(instance: FastifyInstance): void {
+  const parseJson = instance.getDefaultJsonParser('error', 'error')
+  instance.removeContentTypeParser('application/json')
+  instance.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined)
+    else parseJson(request, body as string, done)
+  })
+  instance.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined)
+    else done(new HttpProblem(415, `Unsupported Media Type: ${request.headers['content-type'] ?? 'none'}; send application/json.`), undefined)
+  })
+}
+
+/** The problems a task route can answer; 403 and 404 only where a task id or a user id is in the path. */
+function errorResponses(userInPath: boolean, forTask: boolean) {
+  return {
+    401: problemResponse('Missing, invalid or expired bearer token.'),
+    ...((userInPath || forTask) && { 403: problemResponse('The task, or the user in the path, is not the caller’s.') }),
+    ...(forTask && { 404: problemResponse('No task has this id.') }),
+    422: problemResponse('The request breaks the schema; `errors` names each field.', ValidationProblem as TSchema),
+    500: problemResponse('Unexpected error; quote the request id.'),
+    503: problemResponse('The database is not answering.'),
+  }
+}
+
+export default taskRoutes
