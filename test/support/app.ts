@@ -1,0 +1,38 @@
+import type { Test } from 'tap'
+import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
+import { createSigner } from 'fast-jwt'
+import app, { serverOptions } from '../../src/app.js'
+import { loadConfig, type Config } from '../../src/config.js'
+
+/** The shared secret every test app trusts. */
+export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long'
+
+/** A validated configuration, exactly as the server builds one, from test defaults plus `env`. */
+export function testConfig(env: Record<string, string | undefined> = {}): Config {
+  return loadConfig({ NODE_ENV: 'test', DATABASE_URL: 'memory://', BETTER_AUTH_SECRET: TEST_SECRET, LOG_LEVEL: 'silent', ...env })
+}
+
+/** Builds the app the way src/server.ts does (same options, same plugin), ready, and closed when `t` ends. */
+export async function buildApp(t: Test, env: Record<string, string | undefined> = {}): Promise<FastifyInstance> {
+  const config = testConfig(env)
+  const server = Fastify({ ...serverOptions, logger: config.LOG_LEVEL === 'silent' ? false : { level: config.LOG_LEVEL } })
+  server.register(app, { config })
+  t.teardown(() => server.close())
+  await server.ready()
+  return server
+}
+
+/** A valid HS256 token for `sub`; `claims` and `options` override what a real client would get. */
+export function tokenFor(sub: string | undefined, claims: Record<string, unknown> = {}, options: Record<string, unknown> = {}): string {
+  const sign = createSigner({ key: TEST_SECRET, algorithm: 'HS256', expiresIn: 60_000, ...options })
+  return sign({ ...(sub !== undefined && { sub }), ...claims })
+}
+
+export function bearer(sub: string): Record<string, string> {
+  return { authorization: `Bearer ${tokenFor(sub)}` }
+}
+
+/** The parsed JSON body of a response; fails loudly when the body is not JSON. */
+export function json<T = Record<string, unknown>>(response: LightMyRequestResponse): T {
+  return JSON.parse(response.body) as T
+}
