@@ -1,0 +1,112 @@
+import t from 'tap'
+import { eq, sql } from 'drizzle-orm'
+import { openDatabase } from '../src/db/database.js'
+import { isDatabaseUnavailable, sqlState } from '../src/db/errors.js'
+import { tasks } from '../src/db/schema.js'
+import { databaseTarget } from '../src/db/target.js'
+import { bearer, buildApp, json } from './support/app.js'
+import { createPostgresDatabase, databaseUrlFor, DRIVERS, TEST_DATABASE_URL } from './support/drivers.js'
+import { startNeonStandIn } from './support/neon-stand-in.js'
+import { startTcpProxy } from './support/tcp-proxy.js'
+
+const withPostgres = { skip: TEST_DATABASE_URL === undefined && 'TEST_DATABASE_URL is not set' }
+
+for (const driver of DRIVERS) {
+  t.test(`${driver}: driver behaviour the repository relies on`, async (t) => {
+    const url = await databaseUrlFor(t, driver, { migrated: false })
+    const database = await openDatabase(databaseTarget({ DATABASE_URL: url }), () => {})
+    t.teardown(() => database.close())
+    t.equal(database.driver, driver)
+
+    t.equal(await database.pendingMigrations(), 1, 'a new database has every migration pending')
+    await database.migrate()
+    t.equal(await database.pendingMigrations(), 0, 'none after migrating')
+    await database.migrate()
+    t.equal(await database.pendingMigrations(), 0, 'migrating again applies nothing')
+
+    const stamp = new Date('2026-02-28T23:59:59.123Z')
+    const id = '01900000-0000-7000-8000-00000000000a'
+    await database.orm.insert(tasks).values({ id, user_id: 'u', title: 't', completed: true, completed_at: stamp })
+    const [row] = await database.orm.select().from(tasks).where(eq(tasks.id, id))
+    t.ok(row!.completed_at instanceof Date, 'timestamps come back as Date')
+    t.equal(row!.completed_at!.toISOString(), stamp.toISOString(), 'milliseconds and UTC survive the round trip')
+    t.ok(row!.created_at instanceof Date)
+
+    const violations: [string, () => Promise<unknown>][] = [
+      ['23505', () => database.orm.insert(tasks).values({ id, user_id: 'u', title: 'dup' })],
+      ['23514', () => database.orm.insert(tasks).values({ id: '01900000-0000-7000-8000-00000000000b', user_id: 'u', title: '' })],
+      ['23514', () => database.orm.insert(tasks).values({ id: '01900000-0000-7000-8000-00000000000c', user_id: 'u', title: 'x', completed: true })],
+    ]
+    for (const [code, write] of violations) {
+      const error = await write().then(() => undefined, (caught: unknown) => caught)
+      t.ok(error, `rejected with ${code}`)
+      t.equal(sqlState(error), code, 'the SQLSTATE is found whatever the driver wrapped it in')
+      t.notOk(isDatabaseUnavailable(error), 'a constraint violation is not an outage')
+    }
+
+    await database.ping(3000)
+    t.pass('ping answers')
+
+    if (driver === 'neon-http') {
+      // Neon's HTTP driver has no interactive transactions: the repository writes single statements instead.
+      await t.rejects(database.orm.transaction(async () => {}), /No transactions support/)
+    } else {
+      await database.orm.execute(sql`select 1`)
+    }
+  })
+
+  if (driver !== 'pglite') {
+    t.test(`${driver}: the service refuses to start on a schema that is behind`, async (t) => {
+      const url = await databaseUrlFor(t, driver, { migrated: false })
+      await t.rejects(buildApp(t, { DATABASE_URL: url }), { message: /schema is behind.*npm run db:migrate/ })
+    })
+  }
+}
+
+t.test('node-postgres: an unreachable database is a 503 within 3 s, and service resumes', withPostgres, async (t) => {
+  const directUrl = new URL(await createPostgresDatabase(t))
+  const migrator = await openDatabase(databaseTarget({ DATABASE_URL: directUrl.toString() }), () => {})
+  await migrator.migrate()
+  await migrator.close()
+
+  const proxy = await startTcpProxy(Number(directUrl.port || 5432), directUrl.hostname)
+  const proxiedUrl = new URL(directUrl)
+  proxiedUrl.port = String(proxy.port)
+  t.teardown(() => proxy.cut())
+  const app = await buildApp(t, { DATABASE_URL: proxiedUrl.toString() })
+  const auth = bearer('outage')
+  t.equal((await app.inject({ method: 'POST', url: '/api/tasks', headers: auth, payload: { title: 'before' } })).statusCode, 201)
+
+  await proxy.cut()
+  for (const request of [{ url: '/api/tasks' }, { url: '/ready' }]) {
+    const started = Date.now()
+    const response = await app.inject({ ...request, headers: auth })
+    t.equal(response.statusCode, 503, request.url)
+    t.ok(Date.now() - started < 3500, 'answered within 3 s')
+    t.match(response.headers['content-type'], /^application\/problem\+json/)
+    t.match(json(response), { status: 503, title: 'Service Unavailable', detail: /database/ })
+    t.notMatch(response.body, /ECONNREFUSED|127\.0\.0\.1|postgres/, 'no driver detail')
+  }
+  t.equal((await app.inject({ url: '/health' })).statusCode, 200, 'liveness does not depend on the database')
+
+  await proxy.restore()
+  const resumed = await app.inject({ url: '/api/tasks', headers: auth })
+  t.equal(resumed.statusCode, 200, 'service resumes by itself')
+  t.same(json<{ title: string }[]>(resumed).map((task) => task.title), ['before'])
+})
+
+t.test('neon-http: an unreachable Neon endpoint is a 503', withPostgres, async (t) => {
+  const postgresUrl = await createPostgresDatabase(t)
+  const standIn = await startNeonStandIn(postgresUrl)
+  const migrator = await openDatabase(databaseTarget({ DATABASE_URL: standIn.connectionString }), () => {})
+  await migrator.migrate()
+  const app = await buildApp(t, { DATABASE_URL: standIn.connectionString })
+  const auth = bearer('neon-outage')
+  t.equal((await app.inject({ url: '/api/tasks', headers: auth })).statusCode, 200)
+  await standIn.close()
+  for (const url of ['/api/tasks', '/ready']) {
+    const response = await app.inject({ url, headers: auth })
+    t.equal(response.statusCode, 503, url)
+    t.match(json(response), { status: 503, detail: /database/ })
+  }
+})

@@ -1,0 +1,132 @@
+import Fastify from 'fastify'
+import t from 'tap'
+import app, { serverOptions } from '../src/app.js'
+import { bearer, buildApp, json, testConfig } from './support/app.js'
+
+const PROBLEM = /^application\/problem\+json/
+
+t.test('request ids', async (t) => {
+  const server = await buildApp(t)
+  const generated = await server.inject({ url: '/health' })
+  t.match(generated.headers['x-request-id'], /^[0-9a-f-]{36}$/, 'generated when none is sent')
+  const kept = await server.inject({ url: '/health', headers: { 'x-request-id': 'req-123.abc:1' } })
+  t.equal(kept.headers['x-request-id'], 'req-123.abc:1', "the caller's sane id is kept")
+  for (const insane of ['<script>', 'a'.repeat(129), 'two words']) {
+    const replaced = await server.inject({ url: '/health', headers: { 'x-request-id': insane } })
+    t.not(replaced.headers['x-request-id'], insane)
+    t.match(replaced.headers['x-request-id'], /^[0-9a-f-]{36}$/, 'an unsafe id is replaced')
+  }
+  const problem = await server.inject({ url: '/api/tasks', headers: { 'x-request-id': 'trace-me' } })
+  t.equal(problem.headers['x-request-id'], 'trace-me')
+  t.equal(json(problem).request_id, 'trace-me', 'problems carry the request id too')
+})
+
+t.test('unknown routes and malformed URLs are problem documents', async (t) => {
+  const server = await buildApp(t)
+  const cases = [
+    { url: '/nope', status: 404, title: 'Not Found' },
+    { url: '/api/nope/deeper/still', status: 404, title: 'Not Found' },
+    { url: '/api/tasks/%E0%A4%A', status: 400, title: 'Bad Request' },
+    { url: `/api/tasks/${'a'.repeat(300)}`, status: 414, title: 'URI Too Long' },
+  ]
+  for (const { url, status, title } of cases) {
+    const response = await server.inject({ url, headers: bearer('someone') })
+    t.equal(response.statusCode, status, url.slice(0, 40))
+    t.match(response.headers['content-type'], PROBLEM)
+    t.match(json(response), { type: 'about:blank', title, status, request_id: response.headers['x-request-id'] })
+  }
+  const wrongMethod = await server.inject({ method: 'POST', url: '/api/tasks/01900000-0000-7000-8000-000000000000', headers: bearer('someone') })
+  t.equal(wrongMethod.statusCode, 404, 'a method a path does not serve is a 404 problem')
+  t.match(wrongMethod.headers['content-type'], PROBLEM)
+})
+
+t.test('an unexpected error is a 500 problem with a request id and nothing else', async (t) => {
+  const server = Fastify(serverOptions)
+  server.register(app, { config: testConfig() })
+  server.register(async (extra) => {
+    extra.get('/explode', async () => {
+      throw new Error('relation "users" does not exist: select password from users')
+    })
+  })
+  t.teardown(() => server.close())
+  const response = await server.inject({ url: '/explode' })
+  t.equal(response.statusCode, 500)
+  t.match(response.headers['content-type'], PROBLEM)
+  const problem = json(response)
+  t.same(problem, {
+    type: 'about:blank',
+    title: 'Internal Server Error',
+    status: 500,
+    detail: `Something went wrong on our side. Quote request id ${response.headers['x-request-id']} when reporting it.`,
+    request_id: response.headers['x-request-id'],
+  })
+  t.notMatch(response.body, /users|password|select|at .*\.ts/, 'no SQL, message or stack')
+})
+
+t.test('health, readiness and the docs', async (t) => {
+  const server = await buildApp(t)
+  const health = await server.inject({ url: '/health' })
+  t.equal(health.statusCode, 200)
+  t.same(json(health), { status: 'ok' })
+  const ready = await server.inject({ url: '/ready' })
+  t.equal(ready.statusCode, 200)
+  t.same(json(ready), { status: 'ok' })
+
+  const page = await server.inject({ url: '/docs' })
+  t.equal(page.statusCode, 200)
+  t.match(page.headers['content-type'], /^text\/html/)
+  t.match(page.body, /swagger-ui/i)
+
+  const document = json<{
+    openapi: string
+    components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> }
+    security: unknown[]
+    paths: Record<string, Record<string, { operationId: string; security?: unknown[] }>>
+  }>(await server.inject({ url: '/docs/json' }))
+  t.equal(document.openapi, '3.1.0')
+  t.same(document.components.securitySchemes, { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } }, 'the Authorize button takes a bearer JWT')
+  t.same(document.security, [{ bearer: [] }])
+  t.same(document.paths['/health']!.get!.security, [], 'public routes need no token')
+  for (const name of ['Task', 'TaskCreate', 'TaskUpdate', 'TaskCompletion', 'Problem', 'ValidationProblem', 'FieldError', 'HealthStatus']) {
+    t.ok(document.components.schemas[name], `component ${name}`)
+  }
+  const text = JSON.stringify(document)
+  t.notMatch(text, /def-\d/, 'no anonymous def-N components')
+  const operationIds = Object.values(document.paths).flatMap((methods) => Object.values(methods).map((operation) => operation.operationId))
+  t.equal(new Set(operationIds).size, operationIds.length, 'operation ids are unique')
+  t.ok(operationIds.includes('listTasks') && operationIds.includes('listTasksForUser'))
+})
+
+t.test('CORS', async (t) => {
+  const server = await buildApp(t, { CORS_ORIGINS: 'http://localhost:3000, https://app.example.com' })
+  const preflight = await server.inject({
+    method: 'OPTIONS',
+    url: '/api/tasks',
+    headers: {
+      origin: 'https://app.example.com',
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'authorization, content-type',
+    },
+  })
+  t.equal(preflight.statusCode, 204, 'a preflight needs no token')
+  t.equal(preflight.headers['access-control-allow-origin'], 'https://app.example.com')
+  t.equal(preflight.headers['access-control-allow-credentials'], 'true')
+  t.match(preflight.headers['access-control-allow-methods'], /GET.*POST.*PUT.*PATCH.*DELETE/)
+  t.match(preflight.headers['access-control-allow-headers'], /Authorization.*Content-Type.*If-Match.*If-None-Match.*X-Request-Id/)
+
+  const actual = await server.inject({ url: '/api/tasks', headers: { origin: 'http://localhost:3000', ...bearer('cors-user') } })
+  t.equal(actual.statusCode, 200)
+  t.equal(actual.headers['access-control-allow-origin'], 'http://localhost:3000')
+  t.equal(actual.headers['access-control-allow-credentials'], 'true')
+  t.equal(actual.headers['access-control-expose-headers'], 'Link, X-Total-Count, ETag, Location, X-Request-Id')
+
+  const foreignPreflight = await server.inject({
+    method: 'OPTIONS',
+    url: '/api/tasks',
+    headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'GET' },
+  })
+  t.notOk(foreignPreflight.headers['access-control-allow-origin'], 'another origin is not allowed')
+  const foreign = await server.inject({ url: '/api/tasks', headers: { origin: 'https://evil.example.com', ...bearer('cors-user') } })
+  t.notOk(foreign.headers['access-control-allow-origin'])
+  t.not(foreign.headers['access-control-allow-origin'], '*')
+})
