@@ -32,8 +32,8 @@ export class ConfigError extends Error {
 }
 
 /**
- * Validates the environment and applies defaults. Throws a ConfigError listing every problem, one line each;
- * values are never echoed, since URLs and secrets carry credentials.
+ * Validates the environment and applies defaults. Throws a ConfigError listing every problem, one line each.
+ * Values that may carry credentials (URLs, secrets) are never echoed.
  */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   // `NAME=` in a .env file means "not set", as in most tools that read one.
@@ -42,11 +42,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       .filter((name) => env[name] !== undefined && env[name] !== '')
       .map((name) => [name, env[name]]),
   )
-  const candidate = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, present))
-  const problems = schemaProblems(candidate)
-  if (problems.length === 0) problems.push(...consistencyProblems(candidate as Config))
+  // Checked first: Value.Default and Value.Convert work in place on `present`.
+  const notWholeNumbers = notWholeNumberVariables(present)
+  const candidate = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, present)) as Config
+  const problems = [
+    ...notWholeNumbers.map((name) => `${name}: expected integer`),
+    ...schemaProblems(candidate).filter(([name]) => !notWholeNumbers.includes(name)).map(([, line]) => line),
+    ...consistencyProblems(candidate),
+  ]
   if (problems.length > 0) throw new ConfigError(problems)
-  return candidate as Config
+  return candidate
 }
 
 /** Reads `./.env` when present (real environment variables win), then validates `process.env`. */
@@ -55,13 +60,21 @@ export function loadConfigFromProcess(): Config {
   return loadConfig(process.env)
 }
 
-function schemaProblems(candidate: unknown): string[] {
+/** Value.Convert would quietly read `80.5` as 80 and `1e3` as 1: integers must be written as plain digits. */
+function notWholeNumberVariables(present: Record<string, string | undefined>): string[] {
+  return Object.entries(ConfigSchema.properties)
+    .filter(([name, schema]) => schema.type === 'integer' && present[name] !== undefined && !/^-?\d+$/.test(present[name]))
+    .map(([name]) => name)
+}
+
+/** The first schema problem of each variable, as [name, line]. */
+function schemaProblems(candidate: Config): [string, string][] {
   const byVariable = new Map<string, string>()
   for (const error of Value.Errors(ConfigSchema, candidate)) {
     const name = error.path.slice(1)
     if (!byVariable.has(name)) byVariable.set(name, `${name}: ${describe(error.schema, error.message)}`)
   }
-  return [...byVariable.values()]
+  return [...byVariable]
 }
 
 function describe(schema: TSchema, message: string): string {
@@ -77,7 +90,9 @@ function consistencyProblems(config: Config): string[] {
     problems.push((error as Error).message)
   }
   for (const origin of corsOrigins(config)) {
-    if (!isOrigin(origin)) problems.push(`CORS_ORIGINS: "${origin}" is not an origin such as https://app.example.com`)
+    // An entry with credentials is not quoted: it may hold a password.
+    const shown = origin.includes('@') ? 'an entry with credentials' : `"${origin}"`
+    if (!isOrigin(origin)) problems.push(`CORS_ORIGINS: ${shown} is not an origin such as https://app.example.com`)
   }
   if (config.NODE_ENV === 'production') {
     if (config.BETTER_AUTH_SECRET === undefined) {

@@ -1,0 +1,180 @@
+import t from 'tap'
+import { ConfigError, corsOrigins, loadConfig, loadConfigFromProcess, type Config } from '../src/config.js'
+import { databaseTarget, DEFAULT_PGLITE_DIR } from '../src/db/target.js'
+
+/**
+ * Configuration (contract §6 and §8): defaults, conversions, and one clear line per bad value, naming the
+ * variable and never echoing a secret or a password.
+ */
+
+/** The problem lines `loadConfig(env)` throws; `[]` when the environment is accepted. */
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env)
+    return []
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    return error.problems
+  }
+}
+
+/** The variable each problem line names (the text before its first colon). */
+const named = (problems: string[]) => problems.map((line) => line.slice(0, line.indexOf(':')))
+
+t.test('defaults with an empty environment', async (t) => {
+  const config = loadConfig({})
+  t.match(config, { HOST: '127.0.0.1', PORT: 8000, LOG_LEVEL: 'info', CORS_ORIGINS: 'http://localhost:3000', JWT_CLOCK_TOLERANCE: 30 })
+  t.equal(config.NODE_ENV, 'development')
+  for (const unset of ['DATABASE_URL', 'NEON_DB_URL', 'BETTER_AUTH_SECRET', 'JWT_ISSUER', 'JWT_AUDIENCE'] as const) {
+    t.equal(config[unset], undefined, `${unset} stays unset`)
+  }
+})
+
+t.test('numeric strings become numbers', async (t) => {
+  const config = loadConfig({ PORT: '9000', JWT_CLOCK_TOLERANCE: '0' })
+  t.equal(config.PORT, 9000)
+  t.equal(config.JWT_CLOCK_TOLERANCE, 0)
+})
+
+t.test('values are taken as given', async (t) => {
+  const config = loadConfig({ HOST: '0.0.0.0', LOG_LEVEL: 'debug', JWT_ISSUER: 'https://auth.example.com', JWT_AUDIENCE: 'tasks-api' })
+  t.match(config, { HOST: '0.0.0.0', LOG_LEVEL: 'debug', JWT_ISSUER: 'https://auth.example.com', JWT_AUDIENCE: 'tasks-api' })
+})
+
+t.test('variables the service does not read are left out', async (t) => {
+  const config = loadConfig({ PATH: '/usr/bin', HOME: '/root' })
+  t.notOk('PATH' in config)
+  t.notOk('HOME' in config)
+})
+
+t.test('empty strings are treated as unset', async (t) => {
+  const empty = Object.fromEntries(
+    ['NODE_ENV', 'HOST', 'PORT', 'LOG_LEVEL', 'CORS_ORIGINS', 'JWT_CLOCK_TOLERANCE', 'DATABASE_URL', 'NEON_DB_URL', 'BETTER_AUTH_SECRET', 'JWT_ISSUER', 'JWT_AUDIENCE'].map(
+      (name) => [name, ''],
+    ),
+  )
+  t.same(loadConfig(empty), loadConfig({}), 'the same configuration as an empty environment')
+  t.same(named(problemsOf({ NODE_ENV: 'production', BETTER_AUTH_SECRET: '' })), ['BETTER_AUTH_SECRET'], 'an empty secret is a missing secret')
+})
+
+t.test('a production configuration with a long enough secret is accepted', async (t) => {
+  const secret = 's'.repeat(32)
+  const config = loadConfig({ NODE_ENV: 'production', BETTER_AUTH_SECRET: secret, DATABASE_URL: 'postgres://app:pw@db.internal:5432/tasks' })
+  t.equal(config.BETTER_AUTH_SECRET, secret)
+})
+
+t.test('each bad value gives its own line, naming the variable', async (t) => {
+  const secret31 = 'a-production-secret-of-31-chars'
+  t.equal(secret31.length, 31)
+  const cases: { name: string; env: Record<string, string>; variable: string; says: RegExp }[] = [
+    { name: 'non-numeric PORT', env: { PORT: 'eighty' }, variable: 'PORT', says: /integer/ },
+    { name: 'PORT above 65535', env: { PORT: '70000' }, variable: 'PORT', says: /65535/ },
+    { name: 'PORT 80.5', env: { PORT: '80.5' }, variable: 'PORT', says: /integer/ },
+    { name: 'PORT 1e3', env: { PORT: '1e3' }, variable: 'PORT', says: /integer/ },
+    { name: 'LOG_LEVEL loud', env: { LOG_LEVEL: 'loud' }, variable: 'LOG_LEVEL', says: /fatal, error, warn, info, debug, trace, silent/ },
+    { name: 'JWT_CLOCK_TOLERANCE -1', env: { JWT_CLOCK_TOLERANCE: '-1' }, variable: 'JWT_CLOCK_TOLERANCE', says: /greater or equal to 0/ },
+    { name: 'JWT_CLOCK_TOLERANCE 2.5', env: { JWT_CLOCK_TOLERANCE: '2.5' }, variable: 'JWT_CLOCK_TOLERANCE', says: /integer/ },
+    { name: 'DATABASE_URL not a URL', env: { DATABASE_URL: 'not a url' }, variable: 'DATABASE_URL', says: /not a valid URL/ },
+    { name: 'DATABASE_URL with an unsupported scheme', env: { DATABASE_URL: 'mysql://x/y' }, variable: 'DATABASE_URL', says: /unsupported scheme "mysql:"/ },
+    { name: 'NEON_DB_URL bad while DATABASE_URL is unset', env: { NEON_DB_URL: 'neon please' }, variable: 'NEON_DB_URL', says: /not a valid URL/ },
+    { name: 'CORS_ORIGINS entry not an origin', env: { CORS_ORIGINS: 'http://ok.example.com,not-an-origin' }, variable: 'CORS_ORIGINS', says: /"not-an-origin" is not an origin/ },
+    { name: 'CORS_ORIGINS entry with a path', env: { CORS_ORIGINS: 'https://x.example.com/path' }, variable: 'CORS_ORIGINS', says: /is not an origin/ },
+    { name: 'CORS_ORIGINS entry with a trailing slash', env: { CORS_ORIGINS: 'https://x.example.com/' }, variable: 'CORS_ORIGINS', says: /is not an origin/ },
+    { name: 'CORS_ORIGINS *', env: { CORS_ORIGINS: '*' }, variable: 'CORS_ORIGINS', says: /is not an origin/ },
+    { name: 'production without a secret', env: { NODE_ENV: 'production' }, variable: 'BETTER_AUTH_SECRET', says: /required when NODE_ENV=production/ },
+    { name: 'production with a 31-character secret', env: { NODE_ENV: 'production', BETTER_AUTH_SECRET: secret31 }, variable: 'BETTER_AUTH_SECRET', says: /at least 32 characters/ },
+  ]
+  for (const c of cases) {
+    t.test(c.name, async (t) => {
+      const problems = problemsOf(c.env)
+      t.same(named(problems), [c.variable], `one line naming ${c.variable}`)
+      t.match(problems[0], c.says)
+      t.notOk(problems[0]?.includes('\n'), 'a single line')
+    })
+  }
+})
+
+t.test('the thrown ConfigError carries every line, in its problems and in its message', async (t) => {
+  const error = t.throws(() => loadConfig({ PORT: 'x', LOG_LEVEL: 'loud' })) as ConfigError
+  t.type(error, ConfigError)
+  t.equal(error.problems.length, 2)
+  t.equal(error.message, `Invalid configuration:\n${error.problems.join('\n')}`)
+})
+
+t.test('several bad values at once: one line each', async (t) => {
+  const schema = problemsOf({ PORT: 'x', LOG_LEVEL: 'loud', JWT_CLOCK_TOLERANCE: '-1' })
+  t.equal(schema.length, 3)
+  t.same(named(schema).sort(), ['JWT_CLOCK_TOLERANCE', 'LOG_LEVEL', 'PORT'])
+
+  const consistency = problemsOf({ DATABASE_URL: 'mysql://x/y', CORS_ORIGINS: 'not-an-origin,*', NODE_ENV: 'production' })
+  t.equal(consistency.length, 4)
+  t.same(named(consistency).sort(), ['BETTER_AUTH_SECRET', 'CORS_ORIGINS', 'CORS_ORIGINS', 'DATABASE_URL'])
+
+  const mixed = problemsOf({ PORT: 'x', DATABASE_URL: 'mysql://x/y', NODE_ENV: 'production' })
+  t.same(named(mixed).sort(), ['BETTER_AUTH_SECRET', 'DATABASE_URL', 'PORT'], 'a schema problem does not hide the others')
+})
+
+t.test('no problem line echoes a secret or a password', async (t) => {
+  const password = 'hunter2'
+  const secret = `${password}-short-prod-secret`
+  const cases: { name: string; env: Record<string, string> }[] = [
+    { name: 'DATABASE_URL with an unsupported scheme', env: { DATABASE_URL: `mysql://user:${password}@h/db` } },
+    { name: 'DATABASE_URL that does not parse', env: { DATABASE_URL: `postgres://user:${password}@h:99999/db` } },
+    { name: 'NEON_DB_URL with an unsupported scheme', env: { NEON_DB_URL: `https://user:${password}@ep-x.neon.tech/db` } },
+    { name: 'a short production secret', env: { NODE_ENV: 'production', BETTER_AUTH_SECRET: secret } },
+    { name: 'a CORS_ORIGINS entry with credentials', env: { CORS_ORIGINS: `https://user:${password}@app.example.com` } },
+  ]
+  for (const c of cases) {
+    t.test(c.name, async (t) => {
+      const error = t.throws(() => loadConfig(c.env)) as ConfigError
+      t.equal(error.problems.length, 1, 'the problem is reported')
+      t.notMatch(error.message, password, 'the password is not in the message')
+    })
+  }
+})
+
+t.test('databaseTarget', async (t) => {
+  const neon = 'postgresql://app:pw@ep-cool-darkness-123456.us-east-2.aws.neon.tech/neondb?sslmode=require'
+  const local = 'postgres://app:pw@localhost:5432/tasks'
+  const cases: { name: string; env: Pick<Config, 'DATABASE_URL' | 'NEON_DB_URL'>; target: unknown }[] = [
+    { name: 'unset: embedded PGlite on disk', env: {}, target: { driver: 'pglite', dataDir: './.data/pglite' } },
+    { name: 'memory://: in-memory PGlite', env: { DATABASE_URL: 'memory://' }, target: { driver: 'pglite', dataDir: undefined } },
+    { name: 'a host under neon.tech: Neon HTTP', env: { DATABASE_URL: neon }, target: { driver: 'neon-http', url: neon } },
+    { name: 'neon.tech itself: Neon HTTP', env: { DATABASE_URL: 'postgres://a:b@neon.tech/db' }, target: { driver: 'neon-http', url: 'postgres://a:b@neon.tech/db' } },
+    { name: 'postgres://: node-postgres', env: { DATABASE_URL: local }, target: { driver: 'node-postgres', url: local } },
+    { name: 'postgresql://: node-postgres', env: { DATABASE_URL: 'postgresql://a:b@db.internal/t' }, target: { driver: 'node-postgres', url: 'postgresql://a:b@db.internal/t' } },
+    { name: 'neon.tech only as a prefix: not Neon', env: { DATABASE_URL: 'postgres://a:b@neon.tech.evil.example/db' }, target: { driver: 'node-postgres', url: 'postgres://a:b@neon.tech.evil.example/db' } },
+    { name: 'a name ending in neon.tech without a dot: not Neon', env: { DATABASE_URL: 'postgres://a:b@notneon.tech/db' }, target: { driver: 'node-postgres', url: 'postgres://a:b@notneon.tech/db' } },
+    { name: 'NEON_DB_URL when DATABASE_URL is unset', env: { NEON_DB_URL: neon }, target: { driver: 'neon-http', url: neon } },
+    { name: 'NEON_DB_URL memory://', env: { NEON_DB_URL: 'memory://' }, target: { driver: 'pglite', dataDir: undefined } },
+    { name: 'DATABASE_URL wins when both are set', env: { DATABASE_URL: local, NEON_DB_URL: neon }, target: { driver: 'node-postgres', url: local } },
+  ]
+  for (const c of cases) t.same(databaseTarget(c.env), c.target, c.name)
+  t.equal(DEFAULT_PGLITE_DIR, './.data/pglite')
+
+  t.throws(() => databaseTarget({ DATABASE_URL: 'not a url' }), /^DATABASE_URL: not a valid URL/)
+  t.throws(() => databaseTarget({ NEON_DB_URL: 'mysql://x/y' }), /^NEON_DB_URL: unsupported scheme/)
+  t.same(databaseTarget(loadConfig({ NEON_DB_URL: neon })), { driver: 'neon-http', url: neon }, 'from a loaded configuration')
+})
+
+t.test('corsOrigins splits on commas, trims, and drops empty entries', async (t) => {
+  t.same(corsOrigins(loadConfig({})), ['http://localhost:3000'])
+  const config = loadConfig({ CORS_ORIGINS: ' https://app.example.com , http://localhost:5173,, ' })
+  t.same(corsOrigins(config), ['https://app.example.com', 'http://localhost:5173'])
+})
+
+t.test('loadConfigFromProcess reads ./.env, and real environment variables win over it', async (t) => {
+  const dir = t.testdir({ '.env': 'PORT=9100\nLOG_LEVEL=warn\nHOST=0.0.0.0\n' })
+  const saved = { cwd: process.cwd(), env: { ...process.env } }
+  t.teardown(() => {
+    process.chdir(saved.cwd)
+    process.env = saved.env
+  })
+  process.chdir(dir)
+  for (const name of ['PORT', 'LOG_LEVEL', 'HOST']) delete process.env[name]
+  process.env.LOG_LEVEL = 'error'
+  const config = loadConfigFromProcess()
+  t.equal(config.PORT, 9100, 'from .env')
+  t.equal(config.HOST, '0.0.0.0', 'from .env')
+  t.equal(config.LOG_LEVEL, 'error', 'the real environment wins')
+})
