@@ -28,7 +28,8 @@ const auth: FastifyPluginAsync = async (fastify) => {
     verify: {
       // Pinning the algorithm refuses `none` and every algorithm-confusion trick.
       algorithms: ['HS256'],
-      requiredClaims: ['exp', 'sub'],
+      // fast-jwt checks iss and aud only when present: configured ones must also be required.
+      requiredClaims: ['exp', 'sub', ...(JWT_ISSUER !== undefined ? ['iss'] : []), ...(JWT_AUDIENCE !== undefined ? ['aud'] : [])],
       clockTolerance: toleranceMs,
       ...(JWT_ISSUER !== undefined && { allowedIss: JWT_ISSUER }),
       ...(JWT_AUDIENCE !== undefined && { allowedAud: JWT_AUDIENCE }),
