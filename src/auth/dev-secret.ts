@@ -7,11 +7,11 @@ const DEV_SECRET_FILE = join('.data', 'dev-secret')
 
 /**
  * Outside production a missing BETTER_AUTH_SECRET is generated once and kept in ./.data, so `npm start` works
- * with no configuration and the tokens it prints stay valid across restarts. Production never gets here:
- * src/config.ts refuses to start without a secret.
+ * with no configuration and the tokens it prints stay valid across restarts. In production this returns the
+ * configuration as it is: src/config.ts has already refused to start without a secret.
  */
-export async function withDevSecret(config: Config): Promise<Config> {
-  if (config.BETTER_AUTH_SECRET !== undefined) return config
+export async function withDevSecret(config: Config): Promise<Config & { BETTER_AUTH_SECRET: string }> {
+  if (config.BETTER_AUTH_SECRET !== undefined) return { ...config, BETTER_AUTH_SECRET: config.BETTER_AUTH_SECRET }
   let secret: string
   try {
     secret = (await readFile(DEV_SECRET_FILE, 'utf8')).trim()
