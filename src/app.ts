@@ -2,14 +2,13 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyServerOptions, RawServerDefault } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from './config.js'
-import { sendProblem } from './http/problem.js'
 import { buildValidator } from './http/validation.js'
 import auth from './plugins/auth.js'
 import cors from './plugins/cors.js'
 import db from './plugins/db.js'
 import docs from './plugins/docs.js'
 import env from './plugins/env.js'
-import problems from './plugins/problems.js'
+import problems, { sendErrorProblem } from './plugins/problems.js'
 import schemas from './plugins/schemas.js'
 import healthRoutes from './routes/health.js'
 import taskRoutes from './routes/tasks.js'
@@ -26,7 +25,7 @@ export const serverOptions: FastifyServerOptions<RawServerDefault> = {
   schemaController: { compilersFactory: { buildValidator } },
   // Malformed URLs are answered by the router before any hook runs: give them the same problem format.
   frameworkErrors: (error, request, reply) => {
-    sendProblem(request, reply, error.statusCode ?? 400, error.message)
+    sendErrorProblem(error, request, reply)
   },
 }
 

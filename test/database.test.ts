@@ -2,6 +2,7 @@ import t from 'tap'
 import { eq, sql } from 'drizzle-orm'
 import { openDatabase } from '../src/db/database.js'
 import { isDatabaseUnavailable, sqlState } from '../src/db/errors.js'
+import { getTableConfig } from 'drizzle-orm/pg-core'
 import { tasks } from '../src/db/schema.js'
 import { databaseTarget } from '../src/db/target.js'
 import { bearer, buildApp, json } from './support/app.js'
@@ -44,6 +45,21 @@ for (const driver of DRIVERS) {
       t.notOk(isDatabaseUnavailable(error), 'a constraint violation is not an outage')
     }
 
+    // The committed migrations create what src/db/schema.ts declares: a schema change without its migration fails here.
+    const declared = getTableConfig(tasks)
+    const names = async (query: ReturnType<typeof sql>) =>
+      ((await database.orm.execute(query)) as unknown as { rows: { name: string }[] }).rows.map((r) => r.name).sort()
+    t.same(
+      await names(sql`select indexname as name from pg_indexes where tablename = 'tasks' and indexname <> 'tasks_pkey'`),
+      declared.indexes.map((index) => index.config.name).sort(),
+      'indexes match the schema',
+    )
+    t.same(
+      await names(sql`select conname as name from pg_constraint where conrelid = 'tasks'::regclass and contype = 'c'`),
+      declared.checks.map((check) => check.name).sort(),
+      'check constraints match the schema',
+    )
+
     await database.ping(3000)
     t.pass('ping answers')
 
@@ -62,6 +78,27 @@ for (const driver of DRIVERS) {
     })
   }
 }
+
+t.test('pglite: a folder database keeps its data across restarts', async (t) => {
+  const dataDir = `${t.testdir()}/pglite`
+  const first = await openDatabase({ driver: 'pglite', dataDir }, () => {})
+  await first.migrate()
+  await first.orm.insert(tasks).values({ id: '01900000-0000-7000-8000-0000000000aa', user_id: 'u', title: 'kept' })
+  await first.close()
+  const second = await openDatabase({ driver: 'pglite', dataDir }, () => {})
+  t.teardown(() => second.close())
+  t.equal(await second.pendingMigrations(), 0)
+  t.same((await second.orm.select({ title: tasks.title }).from(tasks)).map((row) => row.title), ['kept'])
+})
+
+t.test('node-postgres: a server that does not answer fails the schema check as unavailable', async (t) => {
+  // Nothing listens on port 1: no PostgreSQL server is needed to see this.
+  const database = await openDatabase(databaseTarget({ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }), () => {})
+  t.teardown(() => database.close())
+  const error = await database.pendingMigrations().then(() => undefined, (caught: unknown) => caught)
+  t.ok(isDatabaseUnavailable(error))
+  await t.rejects(buildApp(t, { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }), 'the app does not start')
+})
 
 t.test('node-postgres: an unreachable database is a 503 within 3 s, and service resumes', withPostgres, async (t) => {
   const directUrl = new URL(await createPostgresDatabase(t))

@@ -79,7 +79,8 @@ function database(
       let lastApplied = 0
       try {
         const [row] = await orm.select({ last: max(appliedMigrations.created_at) }).from(appliedMigrations)
-        lastApplied = Number(row?.last ?? 0)
+        // max() over no rows is null, and Number(null) is 0.
+        lastApplied = Number(row!.last)
       } catch (error) {
         // 42P01 undefined_table, 3F000 invalid_schema_name: never migrated at all.
         if (!['42P01', '3F000'].includes(sqlState(error) ?? '')) throw error

@@ -33,7 +33,8 @@ export function sendProblem(
     .type(PROBLEM_CONTENT_TYPE)
     .send({
       type: 'about:blank',
-      title: STATUS_CODES[status] ?? 'Error',
+      // Every status sent here is a standard one, so Node knows its phrase.
+      title: STATUS_CODES[status] as string,
       status,
       detail,
       request_id: request.id,

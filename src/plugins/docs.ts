@@ -26,8 +26,8 @@ const docs: FastifyPluginAsync = async (fastify) => {
         { name: 'operations', description: 'Health and readiness' },
       ],
     },
-    // Name components after the schemas' $id (Task, Problem, …) instead of def-0, def-1.
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    // Name components after the schemas' $id (Task, Problem, …) instead of def-0, def-1; addSchema requires one.
+    refResolver: { buildLocalReference: (json) => json.$id as string },
   })
   await fastify.register(fastifySwaggerUi, {
     routePrefix: '/docs',

@@ -1,36 +1,38 @@
-import type { FastifyError, FastifyPluginAsync, FastifySchemaValidationError } from 'fastify'
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
 import fp from 'fastify-plugin'
 import { isDatabaseUnavailable } from '../db/errors.js'
 import { HttpProblem, sendProblem, type FieldError } from '../http/problem.js'
 import { NUL_FREE_PATTERN } from '../schemas/text.js'
 
 /**
- * Turns every failure into problem+json. Only messages written for clients reach the response: validation
+ * Answers any error as problem+json. Only messages written for clients reach the response: validation
  * messages, Fastify's own 4xx messages and our HttpProblems; anything else is logged and answered with a
- * request id only.
+ * request id only. Also used for the router's own errors (src/app.ts), which no error handler sees.
  */
-const problems: FastifyPluginAsync = async (fastify) => {
-  fastify.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof HttpProblem) {
-      reply.headers(error.headers)
-      return sendProblem(request, reply, error.status, error.detail)
-    }
-    if (error.validation) {
-      const errors = error.validation.map((issue) => fieldError(error.validationContext ?? 'request', issue))
-      const detail = errors.map((issue) => `${issue.path} ${issue.message}`).join('; ')
-      return sendProblem(request, reply, 422, `The request is invalid: ${detail}`, errors)
-    }
-    if (isDatabaseUnavailable(error)) {
-      request.log.warn({ err: error }, 'database unavailable')
-      reply.header('retry-after', '5')
-      return sendProblem(request, reply, 503, 'The database is not answering; try again shortly.')
-    }
-    const status = error.statusCode ?? 500
-    if (status >= 400 && status < 500) return sendProblem(request, reply, status, error.message)
-    request.log.error({ err: error }, 'request failed')
-    return sendProblem(request, reply, 500, `Something went wrong on our side. Quote request id ${request.id} when reporting it.`)
-  })
+export function sendErrorProblem(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof HttpProblem) {
+    reply.headers(error.headers)
+    return sendProblem(request, reply, error.status, error.detail)
+  }
+  if (error.validation) {
+    const context = error.validationContext as string
+    const errors = error.validation.map((issue) => fieldError(context, issue))
+    const detail = errors.map((issue) => `${issue.path} ${issue.message}`).join('; ')
+    return sendProblem(request, reply, 422, `The request is invalid: ${detail}`, errors)
+  }
+  if (isDatabaseUnavailable(error)) {
+    request.log.warn({ err: error }, 'database unavailable')
+    reply.header('retry-after', '5')
+    return sendProblem(request, reply, 503, 'The database is not answering; try again shortly.')
+  }
+  const status = error.statusCode ?? 500
+  if (status >= 400 && status < 500) return sendProblem(request, reply, status, error.message)
+  request.log.error({ err: error }, 'request failed')
+  return sendProblem(request, reply, 500, `Something went wrong on our side. Quote request id ${request.id} when reporting it.`)
+}
 
+const problems: FastifyPluginAsync = async (fastify) => {
+  fastify.setErrorHandler(sendErrorProblem)
   fastify.setNotFoundHandler((request, reply) =>
     sendProblem(request, reply, 404, `No route ${request.method} ${request.url.split('?')[0]}`),
   )
@@ -45,7 +47,7 @@ function fieldError(context: string, issue: FastifySchemaValidationError): Field
   if (issue.keyword === 'pattern' && issue.params.pattern === NUL_FREE_PATTERN) {
     return { path, message: 'must not contain the NUL character (U+0000)' }
   }
-  return { path, message: issue.message ?? 'is invalid' }
+  return { path, message: issue.message as string }
 }
 
 export default fp(problems, { name: 'problems' })
