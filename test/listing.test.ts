@@ -1,14 +1,7 @@
 import t from 'tap'
-import { bearer, buildApp, json } from './support/app.js'
+import { bearer, buildApp, json, type TaskJson as Task } from './support/app.js'
 import { forEachDriver } from './support/drivers.js'
 
-interface Task {
-  id: string
-  title: string
-  completed: boolean
-  created_at: string
-  updated_at: string
-}
 
 forEachDriver(t, async (t, databaseUrl) => {
   const app = await buildApp(t, { DATABASE_URL: databaseUrl })

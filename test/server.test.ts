@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import pg from 'pg'
 import { mintToken } from '../src/auth/token.js'
+import type { TaskJson as Task } from './support/app.js'
 import { createPostgresDatabase, TEST_DATABASE_URL } from './support/drivers.js'
 import { freePort, runNode, SCRIPTS, startServer, tempDir, withTimeout, type RunningServer } from './support/process.js'
 
@@ -18,16 +19,6 @@ import { freePort, runNode, SCRIPTS, startServer, tempDir, withTimeout, type Run
 const SECRET = 'server-test-secret-that-is-at-least-32-chars'
 const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/
 
-interface Task {
-  id: string
-  user_id: string
-  title: string
-  description: string | null
-  completed: boolean
-  completed_at: string | null
-  created_at: string
-  updated_at: string
-}
 
 interface Reply {
   status: number

@@ -1,17 +1,7 @@
 import t from 'tap'
-import { bearer, buildApp, json } from './support/app.js'
+import { bearer, buildApp, json, type TaskJson as Task } from './support/app.js'
 import { forEachDriver } from './support/drivers.js'
 
-interface Task {
-  id: string
-  user_id: string
-  title: string
-  description: string | null
-  completed: boolean
-  completed_at: string | null
-  created_at: string
-  updated_at: string
-}
 
 const RFC3339_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/

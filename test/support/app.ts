@@ -36,3 +36,15 @@ export function bearer(sub: string): Record<string, string> {
 export function json<T = Record<string, unknown>>(response: LightMyRequestResponse): T {
   return JSON.parse(response.body) as T
 }
+
+/** A task as it arrives over the wire: timestamps are RFC 3339 strings. */
+export interface TaskJson {
+  id: string
+  user_id: string
+  title: string
+  description: string | null
+  completed: boolean
+  completed_at: string | null
+  created_at: string
+  updated_at: string
+}
