@@ -127,6 +127,16 @@ t.test('node-postgres: an unreachable database is a 503 within 3 s, and service 
   t.equal((await app.inject({ url: '/health' })).statusCode, 200, 'liveness does not depend on the database')
 
   await proxy.restore()
+  t.equal((await app.inject({ url: '/api/tasks', headers: auth })).statusCode, 200, 'back after the outage')
+
+  // A database that accepts the connection but never answers is just as unavailable, and no slower to report.
+  proxy.stall()
+  const started = Date.now()
+  const hanging = await app.inject({ url: '/api/tasks', headers: auth })
+  t.equal(hanging.statusCode, 503, 'a hanging database')
+  t.ok(Date.now() - started < 3500, `answered within 3 s (${Date.now() - started} ms)`)
+  await proxy.cut()
+  await proxy.restore()
   const resumed = await app.inject({ url: '/api/tasks', headers: auth })
   t.equal(resumed.statusCode, 200, 'service resumes by itself')
   t.same(json<{ title: string }[]>(resumed).map((task) => task.title), ['before'])

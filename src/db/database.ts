@@ -37,8 +37,8 @@ const appliedMigrations = pgSchema('drizzle').table('__drizzle_migrations', {
   created_at: bigint('created_at', { mode: 'number' }),
 })
 
-/** How long node-postgres waits for a connection before the request fails as unavailable. */
-const CONNECT_TIMEOUT_MS = 3000
+/** How long node-postgres waits for a connection, or for a query's answer, before the request fails as unavailable. */
+const TIMEOUT_MS = 3000
 
 export async function openDatabase(target: DatabaseTarget, onPoolError: (error: Error) => void): Promise<Database> {
   switch (target.driver) {
@@ -49,7 +49,7 @@ export async function openDatabase(target: DatabaseTarget, onPoolError: (error: 
       return database(target.driver, orm, () => migratePglite(orm, { migrationsFolder }), () => client.close())
     }
     case 'node-postgres': {
-      const pool = new pg.Pool({ connectionString: target.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
+      const pool = new pg.Pool({ connectionString: target.url, connectionTimeoutMillis: TIMEOUT_MS, query_timeout: TIMEOUT_MS })
       // An idle client losing its connection must not crash the process; the next query reconnects.
       pool.on('error', onPoolError)
       const orm = drizzleNodePostgres({ client: pool })

@@ -20,7 +20,7 @@ const UNAVAILABLE_NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMED
 /**
  * True when an error means "the database cannot be reached right now" rather than "this query is wrong":
  * SQLSTATE classes 08 (connection exception), 53 (insufficient resources) and 57P (operator intervention),
- * socket errors, and the driver messages for a dropped connection or a failed fetch.
+ * socket errors, and the driver messages for a dropped connection, a query timeout or a failed fetch.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (error instanceof DatabaseUnavailableError) return true
@@ -29,7 +29,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (typeof code === 'string') {
       if (UNAVAILABLE_NETWORK_CODES.has(code) || /^(08|53|57P)/.test(code)) return true
     }
-    if (/fetch failed|Connection terminated|timeout exceeded when trying to connect/i.test(current.message)) return true
+    if (/fetch failed|Connection terminated|timeout exceeded when trying to connect|Query read timeout/i.test(current.message)) return true
   }
   return false
 }

@@ -4,6 +4,8 @@ export interface TcpProxy {
   port: number
   /** Drops every connection and stops listening: to its clients the database has gone away. */
   cut(): Promise<void>
+  /** Keeps connections open but forwards nothing: to its clients the database hangs. */
+  stall(): void
   /** Listens again on the same port: the database is back. */
   restore(): Promise<void>
 }
@@ -11,8 +13,12 @@ export interface TcpProxy {
 /** A loopback TCP proxy in front of a real server, so a test can take the database away and bring it back. */
 export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const sockets = new Set<Socket>()
+  let stalled = false
+  const forward = (from: Socket, to: Socket) => from.on('data', (chunk) => stalled || to.write(chunk))
   const server = createServer((client) => {
     const upstream = connect(targetPort, targetHost)
+    forward(client, upstream)
+    forward(upstream, client)
     for (const socket of [client, upstream]) {
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
@@ -21,7 +27,6 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
         upstream.destroy()
       })
     }
-    client.pipe(upstream).pipe(client)
   })
   const listen = (port: number) => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
   await listen(0)
@@ -34,6 +39,12 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       for (const socket of sockets) socket.destroy()
       await closed
     },
-    restore: () => listen(port),
+    stall() {
+      stalled = true
+    },
+    async restore() {
+      stalled = false
+      if (!server.listening) await listen(port)
+    },
   }
 }
