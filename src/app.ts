@@ -1,27 +1,22 @@
-import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyServerOptions, RawServerDefault } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from './config.js'
 import { buildValidator } from './http/validation.js'
 import auth from './plugins/auth.js'
+import bodyParsing from './plugins/body-parsing.js'
 import cors from './plugins/cors.js'
 import db from './plugins/db.js'
 import docs from './plugins/docs.js'
 import env from './plugins/env.js'
 import problems, { sendErrorProblem } from './plugins/problems.js'
+import requestId, { requestIdOf } from './plugins/request-id.js'
 import schemas from './plugins/schemas.js'
 import healthRoutes from './routes/health.js'
 import taskRoutes from './routes/tasks.js'
 
-/** A caller's X-Request-Id is reused when it is short and plain, so it is safe to log and echo. */
-const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
-
 /** Fastify's own options, shared by the server and the tests so both build exactly the same app. */
 export const serverOptions: FastifyServerOptions<RawServerDefault> = {
-  genReqId: (request) => {
-    const given = request.headers['x-request-id']
-    return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID()
-  },
+  genReqId: requestIdOf,
   schemaController: { compilersFactory: { buildValidator } },
   // Malformed URLs are answered by the router before any hook runs: give them the same problem format.
   frameworkErrors: (error, request, reply) => {
@@ -37,11 +32,8 @@ export interface AppOptions {
 const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
   await fastify.register(env, { config })
   await fastify.register(problems)
-  fastify.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id)
-  })
-  // Bodies are JSON only: a text body is a 415, not a string that reaches validation.
-  fastify.removeContentTypeParser('text/plain')
+  await fastify.register(requestId)
+  await fastify.register(bodyParsing)
   await fastify.register(cors)
   await fastify.register(docs)
   await fastify.register(schemas)

@@ -68,6 +68,7 @@ forEachDriver(t, async (t, databaseUrl) => {
           [{ title: 'x', owner: 'me' }, '/body/owner', /not a known field/],
           [{ title: 'x', user_id: 'someone-else' }, '/body/user_id', /not a known field/],
           [{ title: 'a\u0000b' }, '/body/title', /U\+0000/],
+          [{ title: 'a\ud800b' }, '/body/title', /unpaired surrogates/],
           [{ title: 'x', description: 'a\u0000' }, '/body/description', /U\+0000/],
           [[{ title: 'x' }], '/body', /must be object/],
         ]
@@ -107,7 +108,13 @@ forEachDriver(t, async (t, databaseUrl) => {
         t.match(json(missing), { status: 404, title: 'Not Found', detail: `Task ${missingId} not found.` })
         const malformed = await app.inject({ url: `${base}/not-a-uuid`, headers: auth })
         t.equal(malformed.statusCode, 422)
-        t.match(json(malformed).errors, [{ path: '/params/id', message: 'must match format "uuid"' }])
+        t.match(json(malformed).errors, [{ path: '/params/id', message: 'must be a UUID' }])
+        const urn = await app.inject({ url: `${base}/urn:uuid:${created.id}`, headers: auth })
+        t.equal(urn.statusCode, 422, 'the urn:uuid: form, which Ajv would take and PostgreSQL refuses')
+        t.match(json(urn).errors, [{ path: '/params/id' }])
+        const query = await app.inject({ url: `${base}/${created.id}?fields=title`, headers: auth })
+        t.equal(query.statusCode, 422, 'an unknown query parameter')
+        t.match(json(query).errors, [{ path: '/querystring/fields' }])
       })
 
       t.test('update changes only the given fields', async (t) => {
@@ -202,6 +209,8 @@ forEachDriver(t, async (t, databaseUrl) => {
         const text = await app.inject({ method: 'PATCH', url, headers: { ...auth, 'content-type': 'text/plain' }, payload: 'yes' })
         t.equal(text.statusCode, 415)
         t.match(json(text), { status: 415, detail: /text\/plain/ })
+        const nullBody = await app.inject({ method: 'PATCH', url, headers: { ...auth, 'content-type': 'application/json' }, payload: 'null' })
+        t.equal(nullBody.statusCode, 422, 'JSON null is not "no body"')
         const untyped = await app.inject({ method: 'PATCH', url, headers: auth, payload: 'yes' })
         t.equal(untyped.statusCode, 415, 'a body without a Content-Type')
         t.match(json(untyped), { status: 415, detail: /none/ })

@@ -1,8 +1,10 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
 import fp from 'fastify-plugin'
 import { isDatabaseUnavailable } from '../db/errors.js'
-import { HttpProblem, sendProblem, type FieldError } from '../http/problem.js'
-import { NUL_FREE_PATTERN } from '../schemas/text.js'
+import type { Static } from '@sinclair/typebox'
+import { HttpProblem, sendProblem } from '../http/problem.js'
+import type { FieldError } from '../schemas/problem.js'
+import { PATTERN_MESSAGES } from '../schemas/patterns.js'
 
 /**
  * Answers any error as problem+json. Only messages written for clients reach the response: validation
@@ -39,14 +41,13 @@ const problems: FastifyPluginAsync = async (fastify) => {
 }
 
 /** Names the field: `/body/title`, also for a missing or an unknown property, whose Ajv path is the parent. */
-function fieldError(context: string, issue: FastifySchemaValidationError): FieldError {
+function fieldError(context: string, issue: FastifySchemaValidationError): Static<typeof FieldError> {
   const params = issue.params as { missingProperty?: string; additionalProperty?: string }
   const property = params.missingProperty ?? params.additionalProperty
   const path = `/${context}${issue.instancePath}${property === undefined ? '' : `/${property}`}`
   if (params.additionalProperty !== undefined) return { path, message: 'is not a known field' }
-  if (issue.keyword === 'pattern' && issue.params.pattern === NUL_FREE_PATTERN) {
-    return { path, message: 'must not contain the NUL character (U+0000)' }
-  }
+  const patternMessage = issue.keyword === 'pattern' ? PATTERN_MESSAGES[issue.params.pattern as string] : undefined
+  if (patternMessage !== undefined) return { path, message: patternMessage }
   return { path, message: issue.message as string }
 }
 

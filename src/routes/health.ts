@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
 import { DatabaseUnavailableError } from '../db/errors.js'
 import { HealthStatus } from '../schemas/health.js'
 import { problemResponse } from '../schemas/problem.js'
@@ -46,4 +47,4 @@ const healthRoutes: FastifyPluginAsync = async (fastify) => {
   )
 }
 
-export default healthRoutes
+export default fp(healthRoutes, { name: 'health-routes', dependencies: ['db', 'schemas'], encapsulate: true })

@@ -1,18 +1,24 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
 import { HttpProblem } from '../http/problem.js'
+import { acceptEmptyBodies } from '../plugins/body-parsing.js'
 import { TaskRepository, type Task } from '../repositories/tasks.js'
 import { problemResponse, ValidationProblem } from '../schemas/problem.js'
+import { UUID_PATTERN } from '../schemas/patterns.js'
 import { ref } from '../schemas/ref.js'
 import { Task as TaskSchema, TaskCompletion, TaskCreate, TaskListQuery, TaskUpdate } from '../schemas/task.js'
+import { normalizeTaskText } from './task-text.js'
 
 export interface TaskRoutesOptions {
   /** `/api/{user_id}/tasks…`, the original plan's style: the path names the owner, who must be the caller. */
   userInPath?: boolean
 }
 
-const TaskId = Type.String({ format: 'uuid', description: 'The task id.' })
+const TaskId = Type.String({ format: 'uuid', pattern: UUID_PATTERN, description: 'The task id.' })
+/** Item routes take no query parameters; an unknown one is a 422, as on the list. */
+const NoQuery = Type.Object({}, { additionalProperties: false })
 const UserId = Type.String({ minLength: 1, description: 'Must equal the token’s `sub`.' })
 
 /**
@@ -29,7 +35,7 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
   const ItemParams = userInPath ? Type.Object({ user_id: UserId, id: TaskId }) : Type.Object({ id: TaskId })
 
   fastify.addHook('onRequest', fastify.authenticate)
-  fastify.addHook('preValidation', async (request) => normalizeText(request.body))
+  fastify.addHook('preValidation', async (request) => normalizeTaskText(request.body))
   if (userInPath) {
     fastify.addHook('preHandler', async (request: FastifyRequest<{ Params: { user_id: string } }>) => {
       if (request.params.user_id !== request.userId) {
@@ -68,6 +74,7 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         tags: ['tasks'],
         summary: 'Create a task',
         ...listParams,
+        querystring: NoQuery,
         body: ref(TaskCreate),
         response: { 201: ref(TaskSchema), ...errorResponses(userInPath, false) },
       },
@@ -86,6 +93,7 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         tags: ['tasks'],
         summary: 'Get one task',
         params: ItemParams,
+        querystring: NoQuery,
         response: { 200: ref(TaskSchema), ...errorResponses(userInPath, true) },
       },
     },
@@ -100,6 +108,7 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         tags: ['tasks'],
         summary: 'Update some fields of a task',
         params: ItemParams,
+        querystring: NoQuery,
         body: ref(TaskUpdate),
         response: { 200: ref(TaskSchema), ...errorResponses(userInPath, true) },
       },
@@ -118,6 +127,7 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         tags: ['tasks'],
         summary: 'Delete a task',
         params: ItemParams,
+        querystring: NoQuery,
         response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(userInPath, true) },
       },
     },
@@ -139,12 +149,13 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
           summary: 'Toggle a task, or set whether it is completed',
           description: 'No body, an empty body or `{}` toggles `completed`; `{"completed": true|false}` sets it, and repeating that changes nothing.',
           params: ItemParams,
+        querystring: NoQuery,
           body: ref(TaskCompletion),
           response: { 200: ref(TaskSchema), ...errorResponses(userInPath, true) },
         },
-        // An absent body means "toggle", like `{}`.
+        // An absent body means "toggle", like `{}`; a JSON `null` is not absent and fails validation.
         preValidation: async (request) => {
-          request.body ??= {}
+          if (request.body === undefined) request.body = {}
         },
       },
       async (request) => {
@@ -156,28 +167,6 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         return found(task, userId, params.id)
       },
     )
-  })
-}
-
-/** Trims the text fields before validation, so limits count what is stored; a blank description is no description. */
-function normalizeText(body: unknown): void {
-  if (typeof body !== 'object' || body === null) return
-  const fields = body as Record<string, unknown>
-  if (typeof fields.title === 'string') fields.title = fields.title.trim()
-  if (typeof fields.description === 'string') fields.description = fields.description.trim() || null
-}
-
-/** Within `instance` only: an empty body is no body, whatever its Content-Type; a non-empty one must be JSON. */
-function acceptEmptyBodies(instance: FastifyInstance): void {
-  const parseJson = instance.getDefaultJsonParser('error', 'error')
-  instance.removeContentTypeParser('application/json')
-  instance.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (body === '') done(null, undefined)
-    else parseJson(request, body as string, done)
-  })
-  instance.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
-    if (body === '') done(null, undefined)
-    else done(new HttpProblem(415, `Unsupported Media Type: ${request.headers['content-type'] ?? 'none'}; send application/json.`), undefined)
   })
 }
 
@@ -193,4 +182,9 @@ function errorResponses(userInPath: boolean, forTask: boolean) {
   }
 }
 
-export default taskRoutes
+export default fp(taskRoutes, {
+  name: 'task-routes',
+  dependencies: ['db', 'auth', 'schemas', 'problems', 'body-parsing'],
+  // Registered once per path style, each with its own prefix and hooks.
+  encapsulate: true,
+})

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { NUL_FREE_PATTERN } from './text.js'
+import { STORABLE_TEXT_PATTERN } from './patterns.js'
 
 /** Dates leave the repository as Date objects and are serialized as RFC 3339 UTC strings with milliseconds. */
 const DateTime = (description: string) =>
@@ -8,13 +8,13 @@ const DateTime = (description: string) =>
 const Title = Type.String({
   minLength: 1,
   maxLength: 200,
-  pattern: NUL_FREE_PATTERN,
+  pattern: STORABLE_TEXT_PATTERN,
   description: 'Trimmed before validation; 1–200 Unicode code points.',
   examples: ['Buy milk'],
 })
 
 const Description = Type.Union(
-  [Type.String({ minLength: 1, maxLength: 1000, pattern: NUL_FREE_PATTERN }), Type.Null()],
+  [Type.String({ minLength: 1, maxLength: 1000, pattern: STORABLE_TEXT_PATTERN }), Type.Null()],
   { description: 'Trimmed before validation; at most 1000 code points; an empty string is stored as null.' },
 )
 

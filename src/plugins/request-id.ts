@@ -1,0 +1,21 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyPluginAsync, RawRequestDefaultExpression } from 'fastify'
+import fp from 'fastify-plugin'
+
+/** A caller's X-Request-Id is reused when it is short and plain, so it is safe to log and echo. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/** Fastify's `genReqId`: the caller's id when sane, else a new UUID. */
+export function requestIdOf(request: RawRequestDefaultExpression): string {
+  const given = request.headers['x-request-id']
+  return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID()
+}
+
+/** Every response carries its request id, so a report from a browser can be matched with the logs. */
+const requestId: FastifyPluginAsync = async (fastify) => {
+  fastify.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+}
+
+export default fp(requestId, { name: 'request-id' })
