@@ -107,6 +107,8 @@ const INVALID_TOKENS: { name: string; token: () => string }[] = [
   { name: 'HS384 with the right secret', token: () => tokenFor(USER, {}, { algorithm: 'HS384' }) },
   { name: 'a garbage string', token: () => 'not-a-jwt' },
   { name: 'three garbage segments', token: () => 'abc.def.ghi' },
+  { name: 'iat not a number', token: () => handMade({ sub: USER, iat: 'yesterday', exp: now() + 600 }) },
+  { name: 'a valid token followed by more text', token: () => `${tokenFor(USER)} extra` },
 ]
 
 t.test('refusals', async (t) => {

@@ -39,7 +39,7 @@ const auth: FastifyPluginAsync = async (fastify) => {
   fastify.decorateRequest('userId', '')
   fastify.decorate('authenticate', async (request: FastifyRequest) => {
     const token = bearerToken(request.headers.authorization)
-    if (token === undefined) {
+    if (token === '') {
       // RFC 6750 §3.1: no error code when the request carried no token at all.
       throw new HttpProblem(401, 'Authentication required: send Authorization: Bearer <token>.', {
         'www-authenticate': 'Bearer',
@@ -53,16 +53,20 @@ const auth: FastifyPluginAsync = async (fastify) => {
     }
     if (typeof claims.sub !== 'string' || claims.sub === '') throw invalidToken('The token has no subject (sub).')
     // fast-jwt checks exp and nbf but not iat; a token issued in the future is forged or from a broken clock.
-    if (typeof claims.iat === 'number' && claims.iat * 1000 > Date.now() + toleranceMs) {
+    if (claims.iat !== undefined && !(typeof claims.iat === 'number' && claims.iat * 1000 <= Date.now() + toleranceMs)) {
       throw invalidToken('The token is not valid yet.')
     }
     request.userId = claims.sub
   })
 }
 
-function bearerToken(header: string | undefined): string | undefined {
-  const match = /^Bearer +([^\s]+) *$/i.exec(header ?? '')
-  return match?.[1]
+/**
+ * The credentials after `Bearer`: '' when no bearer token was presented (no header, another scheme, nothing
+ * after the scheme), else everything after it, which verification then judges (`a.b.c extra` is invalid).
+ */
+function bearerToken(header: string | undefined): string {
+  const match = /^Bearer(?: +(.*))?$/i.exec(header?.trim() ?? '')
+  return match?.[1] ?? ''
 }
 
 function invalidToken(detail: string): HttpProblem {
