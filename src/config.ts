@@ -7,7 +7,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 /** Every environment variable the service reads; `.env.example` documents each one. */
 export const ConfigSchema = Type.Object({
-  NODE_ENV: Type.String({ default: 'development' }),
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
   DATABASE_URL: Type.Optional(Type.String()),
   NEON_DB_URL: Type.Optional(Type.String()),
   BETTER_AUTH_SECRET: Type.Optional(Type.String()),

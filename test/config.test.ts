@@ -71,6 +71,7 @@ t.test('each bad value gives its own line, naming the variable', async (t) => {
     { name: 'PORT above 65535', env: { PORT: '70000' }, variable: 'PORT', says: /65535/ },
     { name: 'PORT 80.5', env: { PORT: '80.5' }, variable: 'PORT', says: /integer/ },
     { name: 'PORT 1e3', env: { PORT: '1e3' }, variable: 'PORT', says: /integer/ },
+    { name: 'NODE_ENV prod (a typo)', env: { NODE_ENV: 'prod' }, variable: 'NODE_ENV', says: /development, production, test/ },
     { name: 'LOG_LEVEL loud', env: { LOG_LEVEL: 'loud' }, variable: 'LOG_LEVEL', says: /fatal, error, warn, info, debug, trace, silent/ },
     { name: 'JWT_CLOCK_TOLERANCE -1', env: { JWT_CLOCK_TOLERANCE: '-1' }, variable: 'JWT_CLOCK_TOLERANCE', says: /greater or equal to 0/ },
     { name: 'JWT_CLOCK_TOLERANCE 2.5', env: { JWT_CLOCK_TOLERANCE: '2.5' }, variable: 'JWT_CLOCK_TOLERANCE', says: /integer/ },

@@ -12,10 +12,14 @@ const DEV_SECRET_FILE = join('.data', 'dev-secret')
  */
 export async function withDevSecret(config: Config): Promise<Config & { BETTER_AUTH_SECRET: string }> {
   if (config.BETTER_AUTH_SECRET !== undefined) return { ...config, BETTER_AUTH_SECRET: config.BETTER_AUTH_SECRET }
-  let secret: string
+  let secret = ''
   try {
     secret = (await readFile(DEV_SECRET_FILE, 'utf8')).trim()
-  } catch {
+  } catch (error) {
+    // Only a missing file is regenerated: any other failure would silently invalidate every issued token.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
+  if (secret === '') {
     secret = randomBytes(32).toString('base64url')
     await mkdir('.data', { recursive: true })
     await writeFile(DEV_SECRET_FILE, `${secret}\n`, { mode: 0o600 })

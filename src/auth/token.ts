@@ -2,7 +2,7 @@ import { createSigner } from 'fast-jwt'
 import type { Config } from '../config.js'
 
 /** Development tokens last a month, so the one `npm start` prints keeps working across restarts. */
-export const DEV_TOKEN_TTL_SECONDS = 30 * 24 * 60 * 60
+const DEV_TOKEN_TTL_SECONDS = 30 * 24 * 60 * 60
 
 /** Signs an HS256 token for `userId` with the configured secret, issuer and audience: what the API accepts. */
 export function mintToken(

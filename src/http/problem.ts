@@ -1,12 +1,10 @@
 import { STATUS_CODES } from 'node:http'
+import type { Static } from '@sinclair/typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FieldError } from '../schemas/problem.js'
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 
-export interface FieldError {
-  path: string
-  message: string
-}
 
 /** An error that is the client's business: its status and detail are safe to show to the caller. */
 export class HttpProblem extends Error {
@@ -25,7 +23,7 @@ export function sendProblem(
   reply: FastifyReply,
   status: number,
   detail: string,
-  errors?: FieldError[],
+  errors?: Static<typeof FieldError>[],
 ): FastifyReply {
   return reply
     .code(status)

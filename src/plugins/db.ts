@@ -9,7 +9,7 @@ declare module 'fastify' {
   }
 }
 
-export class SchemaBehindError extends Error {
+class SchemaBehindError extends Error {
   constructor(pending: number) {
     super(`The database schema is behind the code by ${pending} migration(s): run \`npm run db:migrate\` first.`)
   }
