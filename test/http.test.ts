@@ -95,6 +95,10 @@ t.test('health, readiness and the docs', async (t) => {
   const operationIds = Object.values(document.paths).flatMap((methods) => Object.values(methods).map((operation) => operation.operationId))
   t.equal(new Set(operationIds).size, operationIds.length, 'operation ids are unique')
   t.ok(operationIds.includes('listTasks') && operationIds.includes('listTasksForUser'))
+  for (const path of ['/api/tasks/{id}/complete', '/api/{user_id}/tasks/{id}/complete']) {
+    t.equal((document.paths[path]!.patch as { requestBody?: { required?: boolean } }).requestBody?.required, false, `${path}: the body may be omitted`)
+  }
+  t.equal((document.paths['/api/tasks']!.post as { requestBody?: { required?: boolean } }).requestBody?.required, true)
 })
 
 t.test('CORS', async (t) => {

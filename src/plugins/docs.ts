@@ -16,7 +16,6 @@ const docs: FastifyPluginAsync = async (fastify) => {
         version: '0.1.0',
         description: 'A multi-user todo service. Send `Authorization: Bearer <JWT>` on every `/api` call.',
       },
-      servers: [{ url: `http://${fastify.config.HOST}:${fastify.config.PORT}` }],
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       },
@@ -28,11 +27,26 @@ const docs: FastifyPluginAsync = async (fastify) => {
     },
     // Name components after the schemas' $id (Task, Problem, …) instead of def-0, def-1; addSchema requires one.
     refResolver: { buildLocalReference: (json) => json.$id as string },
+    transformObject: (documentObject) => withOptionalCompletionBody((documentObject as { openapiObject: OpenApiDocument }).openapiObject),
   })
   await fastify.register(fastifySwaggerUi, {
     routePrefix: '/docs',
     uiConfig: { persistAuthorization: true, displayRequestDuration: true },
   })
+}
+
+type OpenApiDocument = { paths: Record<string, Record<string, unknown>> }
+
+/**
+ * @fastify/swagger marks every request body required; the completion body is optional (no body toggles),
+ * and a generated client must be allowed to omit it.
+ */
+function withOptionalCompletionBody(document: OpenApiDocument): OpenApiDocument {
+  for (const operations of Object.values(document.paths)) {
+    const patch = operations.patch as { operationId?: string; requestBody?: { required?: boolean } } | undefined
+    if (patch?.operationId?.startsWith('setTaskCompletion') && patch.requestBody) patch.requestBody.required = false
+  }
+  return document
 }
 
 export default fp(docs, { name: 'docs', dependencies: ['env'] })
