@@ -11,6 +11,8 @@ export const ConfigSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String()),
   NEON_DB_URL: Type.Optional(Type.String()),
   BETTER_AUTH_SECRET: Type.Optional(Type.String()),
+  BETTER_AUTH_URL: Type.Optional(Type.String()),
+  JWKS_URL: Type.Optional(Type.String()),
   JWT_ISSUER: Type.Optional(Type.String()),
   JWT_AUDIENCE: Type.Optional(Type.String()),
   JWT_CLOCK_TOLERANCE: Type.Integer({ minimum: 0, maximum: 300, default: 30 }),
@@ -94,9 +96,19 @@ function consistencyProblems(config: Config): string[] {
     const shown = origin.includes('@') ? 'an entry with credentials' : `"${origin}"`
     if (!isOrigin(origin)) problems.push(`CORS_ORIGINS: ${shown} is not an origin such as https://app.example.com`)
   }
+  for (const name of ['BETTER_AUTH_URL', 'JWKS_URL'] as const) {
+    const value = config[name]
+    if (value !== undefined && !isHttpUrl(value)) problems.push(`${name}: not an http(s) URL`)
+  }
+  if (config.JWKS_URL !== undefined && config.BETTER_AUTH_URL === undefined) {
+    for (const name of ['JWT_ISSUER', 'JWT_AUDIENCE'] as const) {
+      if (config[name] === undefined) problems.push(`${name}: required with JWKS_URL when BETTER_AUTH_URL is not set`)
+    }
+  }
+  const jwksConfigured = config.BETTER_AUTH_URL !== undefined || config.JWKS_URL !== undefined
   if (config.NODE_ENV === 'production') {
     if (config.BETTER_AUTH_SECRET === undefined) {
-      problems.push('BETTER_AUTH_SECRET: required when NODE_ENV=production')
+      if (!jwksConfigured) problems.push('BETTER_AUTH_SECRET: required when NODE_ENV=production, unless BETTER_AUTH_URL or JWKS_URL is set')
     } else if (config.BETTER_AUTH_SECRET.length < MIN_PRODUCTION_SECRET_LENGTH) {
       problems.push(`BETTER_AUTH_SECRET: must be at least ${MIN_PRODUCTION_SECRET_LENGTH} characters when NODE_ENV=production`)
     }
@@ -106,6 +118,14 @@ function consistencyProblems(config: Config): string[] {
 
 export function corsOrigins(config: Config): string[] {
   return config.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean)
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(value).protocol)
+  } catch {
+    return false
+  }
 }
 
 function isOrigin(value: string): boolean {

@@ -1,6 +1,8 @@
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { decodeProtectedHeader } from 'jose'
+import { JWKS_ALGORITHMS, jwksSettings, jwksVerifier, KeysUnavailableError } from '../auth/jwks.js'
 import { HttpProblem } from '../http/problem.js'
 
 declare module 'fastify' {
@@ -14,27 +16,43 @@ declare module 'fastify' {
   }
 }
 
+type Claims = Record<string, unknown>
+
 /**
- * Shared-secret authentication: HS256 tokens signed with BETTER_AUTH_SECRET, read from the Authorization header
- * only (never from the query string or a cookie, which leak into logs and cross-site requests).
+ * Bearer tokens, read from the Authorization header only (never from the query string or a cookie, which leak
+ * into logs and cross-site requests), trusted two ways: HS256 signed with BETTER_AUTH_SECRET, and the asymmetric
+ * keys a Better Auth server publishes (its `jwt()` plugin). When both are configured the token's `alg` picks
+ * the way, and each way has its own allow-list, so neither `none` nor an HMAC signed with a public key passes.
  */
 const auth: FastifyPluginAsync = async (fastify) => {
   const { BETTER_AUTH_SECRET, JWT_ISSUER, JWT_AUDIENCE, JWT_CLOCK_TOLERANCE } = fastify.config
-  if (BETTER_AUTH_SECRET === undefined) throw new Error('BETTER_AUTH_SECRET: required to verify tokens')
   const toleranceMs = JWT_CLOCK_TOLERANCE * 1000
+  const jwks = jwksSettings(fastify.config)
+  if (BETTER_AUTH_SECRET === undefined && jwks === undefined) {
+    throw new Error('BETTER_AUTH_SECRET, BETTER_AUTH_URL or JWKS_URL: one is needed to verify tokens')
+  }
 
-  await fastify.register(fastifyJwt, {
-    secret: BETTER_AUTH_SECRET,
-    verify: {
-      // Pinning the algorithm refuses `none` and every algorithm-confusion trick.
-      algorithms: ['HS256'],
-      // fast-jwt checks iss and aud only when present: configured ones must also be required.
-      requiredClaims: ['exp', 'sub', ...(JWT_ISSUER !== undefined ? ['iss'] : []), ...(JWT_AUDIENCE !== undefined ? ['aud'] : [])],
-      clockTolerance: toleranceMs,
-      ...(JWT_ISSUER !== undefined && { allowedIss: JWT_ISSUER }),
-      ...(JWT_AUDIENCE !== undefined && { allowedAud: JWT_AUDIENCE }),
-    },
-  })
+  if (BETTER_AUTH_SECRET !== undefined) {
+    await fastify.register(fastifyJwt, {
+      secret: BETTER_AUTH_SECRET,
+      verify: {
+        algorithms: ['HS256'],
+        // fast-jwt checks iss and aud only when present: configured ones must also be required.
+        requiredClaims: ['exp', 'sub', ...(JWT_ISSUER !== undefined ? ['iss'] : []), ...(JWT_AUDIENCE !== undefined ? ['aud'] : [])],
+        clockTolerance: toleranceMs,
+        ...(JWT_ISSUER !== undefined && { allowedIss: JWT_ISSUER }),
+        ...(JWT_AUDIENCE !== undefined && { allowedAud: JWT_AUDIENCE }),
+      },
+    })
+  }
+  const verifyWithJwks = jwks === undefined ? undefined : jwksVerifier(jwks, JWT_CLOCK_TOLERANCE)
+
+  async function verify(token: string): Promise<Claims> {
+    const { alg } = decodeProtectedHeader(token)
+    if (alg === 'HS256' && BETTER_AUTH_SECRET !== undefined) return fastify.jwt.verify<Claims>(token)
+    if (verifyWithJwks !== undefined && JWKS_ALGORITHMS.includes(alg as string)) return verifyWithJwks(token)
+    throw new Error(`alg ${alg} is not accepted`)
+  }
 
   fastify.decorateRequest('userId', '')
   fastify.decorate('authenticate', async (request: FastifyRequest) => {
@@ -45,14 +63,21 @@ const auth: FastifyPluginAsync = async (fastify) => {
         'www-authenticate': 'Bearer',
       })
     }
-    let claims: Record<string, unknown>
+    let claims: Claims
     try {
-      claims = fastify.jwt.verify<Record<string, unknown>>(token)
+      claims = await verify(token)
     } catch (error) {
-      throw invalidToken((error as { code?: string }).code === 'FAST_JWT_EXPIRED' ? 'The token has expired.' : 'The token is not valid.')
+      if (error instanceof KeysUnavailableError) {
+        request.log.warn({ err: error.cause }, 'token keys unavailable')
+        throw new HttpProblem(503, 'The keys to check the token with cannot be fetched right now; try again shortly.', {
+          'retry-after': '5',
+        })
+      }
+      const code = (error as { code?: string }).code
+      throw invalidToken(code === 'FAST_JWT_EXPIRED' || code === 'ERR_JWT_EXPIRED' ? 'The token has expired.' : 'The token is not valid.')
     }
     if (typeof claims.sub !== 'string' || claims.sub === '') throw invalidToken('The token has no subject (sub).')
-    // fast-jwt checks exp and nbf but not iat; a token issued in the future is forged or from a broken clock.
+    // Neither library rejects an iat in the future; such a token is forged or from a broken clock.
     if (claims.iat !== undefined && !(typeof claims.iat === 'number' && claims.iat * 1000 <= Date.now() + toleranceMs)) {
       throw invalidToken('The token is not valid yet.')
     }

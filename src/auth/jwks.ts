@@ -1,0 +1,67 @@
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
+import type { Config } from '../config.js'
+
+/** What Better Auth's `jwt()` plugin can sign with; HS256 is the shared-secret way, never a JWKS key's. */
+export const JWKS_ALGORITHMS = ['EdDSA', 'ES256', 'ES512', 'RS256', 'PS256']
+
+/** Each JWKS fetch gives up after this long. */
+const FETCH_TIMEOUT_MS = 5000
+/** An unknown `kid` re-fetches the JWKS at most this often, so invented kids cannot hammer the auth server. */
+const REFETCH_COOLDOWN_MS = 30_000
+
+export interface JwksSettings {
+  url: URL
+  issuer: string
+  audience: string
+}
+
+/**
+ * JWKS mode, when configured: keys at JWKS_URL or `<origin of BETTER_AUTH_URL>/api/auth/jwks`; `iss` and `aud`
+ * must be JWT_ISSUER / JWT_AUDIENCE, defaulting to the origin of BETTER_AUTH_URL as Better Auth sets them.
+ * src/config.ts has checked that the URLs parse and that an issuer and audience can be derived.
+ */
+export function jwksSettings(config: Config): JwksSettings | undefined {
+  if (config.BETTER_AUTH_URL === undefined && config.JWKS_URL === undefined) return undefined
+  const origin = config.BETTER_AUTH_URL === undefined ? undefined : new URL(config.BETTER_AUTH_URL).origin
+  return {
+    url: new URL(config.JWKS_URL ?? `${origin}/api/auth/jwks`),
+    issuer: (config.JWT_ISSUER ?? origin) as string,
+    audience: (config.JWT_AUDIENCE ?? origin) as string,
+  }
+}
+
+/** No key could be fetched and none is cached: the caller's token cannot be judged, so this is a 503, not a 401. */
+export class KeysUnavailableError extends Error {}
+
+/**
+ * A verifier for tokens signed with the auth server's published keys. jose looks keys up by `kid`, converts every
+ * key type (Ed25519 included), caches them, and re-fetches on an unknown `kid` at most once per cooldown; keys
+ * stay cached while the JWKS is unreachable, so an outage of the auth server does not log everyone out.
+ */
+export function jwksVerifier(settings: JwksSettings, clockToleranceSeconds: number) {
+  const remoteKeys = createRemoteJWKSet(settings.url, {
+    timeoutDuration: FETCH_TIMEOUT_MS,
+    cooldownDuration: REFETCH_COOLDOWN_MS,
+    // Never expire the cache by age alone: a refresh happens when a new kid appears.
+    cacheMaxAge: Infinity,
+  })
+  const key: JWTVerifyGetKey = async (header, token) => {
+    try {
+      return await remoteKeys(header, token)
+    } catch (error) {
+      const noMatchingKey = error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys
+      if (!noMatchingKey && remoteKeys.jwks() === undefined) throw new KeysUnavailableError('JWKS unavailable', { cause: error })
+      throw error
+    }
+  }
+  return async (token: string): Promise<JWTPayload> => {
+    const { payload } = await jwtVerify(token, key, {
+      algorithms: JWKS_ALGORITHMS,
+      issuer: settings.issuer,
+      audience: settings.audience,
+      clockTolerance: clockToleranceSeconds,
+      requiredClaims: ['exp', 'sub'],
+    })
+    return payload
+  }
+}
