@@ -2,8 +2,9 @@ import { createHmac } from 'node:crypto'
 import t, { type Test } from 'tap'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import { createSigner } from 'fast-jwt'
+import { jwksSettings } from '../src/auth/jwks.js'
 import { mintToken } from '../src/auth/token.js'
-import { bearer, buildApp, json, TEST_SECRET, tokenFor } from './support/app.js'
+import { bearer, buildApp, json, TEST_SECRET, testConfig, tokenFor } from './support/app.js'
 
 /**
  * Authentication in shared-secret mode (contract §2 and §8): which tokens are accepted, how every refusal
@@ -292,6 +293,19 @@ t.test('tokens from `npm run token` (mintToken) carry the configured issuer and 
   t.equal(json(response).user_id, 'minted-user')
 })
 
-t.test('the app refuses to start with no secret to verify tokens with', async (t) => {
+t.test('the app refuses to start with no way to verify tokens', async (t) => {
   await t.rejects(buildApp(t, { BETTER_AUTH_SECRET: undefined }), { message: /BETTER_AUTH_SECRET/ })
+})
+
+t.test('jwksSettings: where the keys are and which iss/aud to expect', async (t) => {
+  t.equal(jwksSettings(testConfig()), undefined, 'no JWKS mode without BETTER_AUTH_URL or JWKS_URL')
+  t.same(jwksSettings(testConfig({ BETTER_AUTH_URL: 'https://auth.example.com/some/base' })), {
+    url: new URL('https://auth.example.com/api/auth/jwks'),
+    issuer: 'https://auth.example.com',
+    audience: 'https://auth.example.com',
+  })
+  t.same(
+    jwksSettings(testConfig({ BETTER_AUTH_URL: 'https://auth.example.com', JWKS_URL: 'https://cdn.example.com/keys.json', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' })),
+    { url: new URL('https://cdn.example.com/keys.json'), issuer: 'i', audience: 'a' },
+  )
 })

@@ -83,6 +83,10 @@ t.test('each bad value gives its own line, naming the variable', async (t) => {
     { name: 'CORS_ORIGINS entry with a trailing slash', env: { CORS_ORIGINS: 'https://x.example.com/' }, variable: 'CORS_ORIGINS', says: /is not an origin/ },
     { name: 'CORS_ORIGINS *', env: { CORS_ORIGINS: '*' }, variable: 'CORS_ORIGINS', says: /is not an origin/ },
     { name: 'production without a secret', env: { NODE_ENV: 'production' }, variable: 'BETTER_AUTH_SECRET', says: /required when NODE_ENV=production/ },
+    { name: 'BETTER_AUTH_URL not a URL', env: { BETTER_AUTH_URL: 'auth.example.com' }, variable: 'BETTER_AUTH_URL', says: /not an http\(s\) URL/ },
+    { name: 'JWKS_URL with another scheme', env: { JWKS_URL: 'ftp://auth.example.com/jwks', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }, variable: 'JWKS_URL', says: /not an http\(s\) URL/ },
+    { name: 'JWKS_URL without an issuer to expect', env: { JWKS_URL: 'https://auth.example.com/jwks', JWT_AUDIENCE: 'a' }, variable: 'JWT_ISSUER', says: /required with JWKS_URL/ },
+    { name: 'JWKS_URL without an audience to expect', env: { JWKS_URL: 'https://auth.example.com/jwks', JWT_ISSUER: 'i' }, variable: 'JWT_AUDIENCE', says: /required with JWKS_URL/ },
     { name: 'production with a 31-character secret', env: { NODE_ENV: 'production', BETTER_AUTH_SECRET: secret31 }, variable: 'BETTER_AUTH_SECRET', says: /at least 32 characters/ },
   ]
   for (const c of cases) {
@@ -93,6 +97,12 @@ t.test('each bad value gives its own line, naming the variable', async (t) => {
       t.notOk(problems[0]?.includes('\n'), 'a single line')
     })
   }
+})
+
+t.test('production may trust a Better Auth JWKS alone, without a shared secret', async (t) => {
+  const config = loadConfig({ NODE_ENV: 'production', BETTER_AUTH_URL: 'https://auth.example.com' })
+  t.equal(config.BETTER_AUTH_SECRET, undefined)
+  t.equal(config.BETTER_AUTH_URL, 'https://auth.example.com')
 })
 
 t.test('the thrown ConfigError carries every line, in its problems and in its message', async (t) => {

@@ -156,7 +156,7 @@ t.test('start-up errors: exit code 1 with one clear line per problem', async (t)
   t.test('production without BETTER_AUTH_SECRET', async (t) => {
     const result = await runs.noSecret
     t.equal(result.code, 1)
-    t.same(result.stderrLines, ['Configuration error: BETTER_AUTH_SECRET: required when NODE_ENV=production'])
+    t.same(result.stderrLines, ['Configuration error: BETTER_AUTH_SECRET: required when NODE_ENV=production, unless BETTER_AUTH_URL or JWKS_URL is set'])
   })
 
   t.test('production with a 31-character secret', async (t) => {

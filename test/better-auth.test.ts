@@ -1,0 +1,127 @@
+import { createHmac } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t, { type Test } from 'tap'
+import type { LightMyRequestResponse } from 'fastify'
+import { bearer, buildApp, json, TEST_SECRET, tokenFor } from './support/app.js'
+import { startBetterAuth, type BetterAuthAlgorithm } from './support/better-auth.js'
+
+/**
+ * Real Better Auth tokens (contract §2): its `jwt()` plugin signs with an asymmetric key and publishes the public
+ * half as a JWKS; the API verifies against that JWKS, beside the shared secret.
+ */
+
+const INVALID = 'Bearer error="invalid_token"'
+const withToken = (token: string) => ({ authorization: `Bearer ${token}` })
+
+function assertRefused(t: Test, response: LightMyRequestResponse, what: string) {
+  t.equal(response.statusCode, 401, what)
+  t.equal(response.headers['www-authenticate'], INVALID, what)
+  t.match(response.headers['content-type'], /^application\/problem\+json/)
+}
+
+/** An HS256 token signed with `key`, built by hand so any header and payload can be sent. */
+function hs256(payload: object, key: string | Buffer): string {
+  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  const unsigned = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode(payload)}`
+  return `${unsigned}.${createHmac('sha256', key).update(unsigned).digest('base64url')}`
+}
+
+for (const alg of ['EdDSA', 'ES256', 'ES512', 'RS256', 'PS256'] as BetterAuthAlgorithm[]) {
+  t.test(`a Better Auth ${alg} token is accepted and its sub owns the tasks`, async (t) => {
+    const betterAuth = await startBetterAuth(t, alg)
+    const app = await buildApp(t, { BETTER_AUTH_URL: betterAuth.baseURL })
+    const { token, userId } = await betterAuth.tokenFor(`${alg.toLowerCase()}@example.com`)
+    const created = await app.inject({ method: 'POST', url: '/api/tasks', headers: withToken(token), payload: { title: alg } })
+    t.equal(created.statusCode, 201)
+    t.equal(json(created).user_id, userId)
+    const viaUserPath = await app.inject({ url: `/api/${userId}/tasks`, headers: withToken(token) })
+    t.same(json<{ title: string }[]>(viaUserPath).map((task) => task.title), [alg])
+  })
+}
+
+t.test('refusals, with the JWKS and the shared secret both configured', async (t) => {
+  const betterAuth = await startBetterAuth(t)
+  const app = await buildApp(t, { BETTER_AUTH_URL: betterAuth.baseURL })
+  const { token, userId } = await betterAuth.tokenFor('victim@example.com')
+  t.equal((await app.inject({ url: '/api/tasks', headers: withToken(token) })).statusCode, 200, 'the genuine token works')
+  t.equal((await app.inject({ url: '/api/tasks', headers: bearer('shared-secret-user') })).statusCode, 200, 'so does a shared-secret token')
+
+  const [header, payload, signature] = token.split('.') as [string, string, string]
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString())
+  const publicKey = await betterAuth.publicKey()
+  const now = Math.floor(Date.now() / 1000)
+  const cases: [string, string][] = [
+    ['wrong iss', await betterAuth.sign({ sub: userId, iss: 'https://evil.example.com' })],
+    ['wrong aud', await betterAuth.sign({ sub: userId, aud: 'https://other-api.example.com' })],
+    ['expired', await betterAuth.sign({ sub: userId, iat: now - 3600, exp: now - 600 })],
+    ['no sub', await betterAuth.sign({})],
+    ['no exp', await betterAuth.sign({ sub: userId, exp: undefined })],
+    ['tampered payload', `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: 'someone-else' })).toString('base64url')}.${signature}`],
+    ['tampered signature', `${header}.${payload}.${signature.slice(0, -4)}${signature.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`],
+    ['a kid absent from the JWKS', await betterAuth.sign({ sub: userId }, { kid: 'invented-kid' })],
+    ['HS256 signed with the public key (algorithm confusion)', hs256({ sub: userId, exp: now + 600 }, JSON.stringify(publicKey))],
+    ['HS256 signed with the public key bytes', hs256({ sub: userId, exp: now + 600 }, Buffer.from(String(publicKey.x ?? publicKey.n), 'base64url'))],
+    ['alg none', `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${payload}.`],
+    ["HS256 signed with the secret but no sub (like Better Auth's session_data)", hs256({ session: { id: 's' }, exp: now + 600 }, TEST_SECRET)],
+  ]
+  for (const [name, forged] of cases) {
+    assertRefused(t, await app.inject({ url: '/api/tasks', headers: withToken(forged) }), name)
+  }
+})
+
+t.test('JWKS only: HS256 tokens are refused, whoever signed them', async (t) => {
+  const betterAuth = await startBetterAuth(t)
+  const app = await buildApp(t, { BETTER_AUTH_URL: betterAuth.baseURL, BETTER_AUTH_SECRET: undefined })
+  const { token } = await betterAuth.tokenFor('only@example.com')
+  t.equal((await app.inject({ url: '/api/tasks', headers: withToken(token) })).statusCode, 200)
+  assertRefused(t, await app.inject({ url: '/api/tasks', headers: withToken(tokenFor('someone')) }), 'HS256 with no secret configured')
+})
+
+t.test('JWKS_URL with an explicit issuer and audience', async (t) => {
+  const betterAuth = await startBetterAuth(t)
+  const app = await buildApp(t, {
+    JWKS_URL: `${betterAuth.baseURL}/api/auth/jwks`,
+    JWT_ISSUER: betterAuth.baseURL,
+    JWT_AUDIENCE: betterAuth.baseURL,
+  })
+  const { token } = await betterAuth.tokenFor('explicit@example.com')
+  t.equal((await app.inject({ url: '/api/tasks', headers: withToken(token) })).statusCode, 200)
+})
+
+t.test('the JWKS down with nothing cached is a 503; back up, a 200', async (t) => {
+  const betterAuth = await startBetterAuth(t)
+  const { token } = await betterAuth.tokenFor('outage@example.com')
+  const app = await buildApp(t, { BETTER_AUTH_URL: betterAuth.baseURL })
+  betterAuth.setDown(true)
+  const down = await app.inject({ url: '/api/tasks', headers: withToken(token) })
+  t.equal(down.statusCode, 503)
+  t.equal(down.headers['retry-after'], '5')
+  t.match(json(down), { status: 503, title: 'Service Unavailable', detail: /keys/ })
+  betterAuth.setDown(false)
+  t.equal((await app.inject({ url: '/api/tasks', headers: withToken(token) })).statusCode, 200)
+  betterAuth.setDown(true)
+  t.equal((await app.inject({ url: '/api/tasks', headers: withToken(token) })).statusCode, 200, 'cached keys keep working while the JWKS is down')
+})
+
+t.test('unknown kids re-fetch at most once per cooldown; a rotated key is accepted without a restart', async (t) => {
+  const betterAuth = await startBetterAuth(t)
+  const { token, userId } = await betterAuth.tokenFor('rotation@example.com')
+  const app = await buildApp(t, { BETTER_AUTH_URL: betterAuth.baseURL })
+  t.equal((await app.inject({ url: '/api/tasks', headers: withToken(token) })).statusCode, 200)
+  const afterFirstUse = betterAuth.jwksRequests()
+  t.equal(afterFirstUse, 1, 'one fetch to learn the keys')
+
+  const flood = await Promise.all(
+    Array.from({ length: 50 }, async (_, i) => app.inject({ url: '/api/tasks', headers: withToken(await betterAuth.sign({ sub: userId }, { kid: `invented-${i}` })) })),
+  )
+  t.ok(flood.every((response) => response.statusCode === 401), 'every invented kid is refused')
+  t.ok(betterAuth.jwksRequests() - afterFirstUse <= 1, `at most one re-fetch for 50 invented kids (got ${betterAuth.jwksRequests() - afterFirstUse})`)
+
+  // The cooldown (30 s) must pass before an unknown kid may trigger a fetch again.
+  await sleep(31_000)
+  const rotated = await betterAuth.rotate('rotated@example.com', 'ES256')
+  const response = await app.inject({ method: 'POST', url: '/api/tasks', headers: withToken(rotated.token), payload: { title: 'after rotation' } })
+  t.equal(response.statusCode, 201, 'a token signed with the new key works')
+  t.equal(json(response).user_id, rotated.userId)
+  t.equal((await app.inject({ url: '/api/tasks', headers: withToken(token) })).statusCode, 200, 'the old key still works')
+})
