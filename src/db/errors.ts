@@ -8,6 +8,13 @@ export function sqlState(error: unknown): string | undefined {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
 }
 
+/** The name of the constraint a write broke, whichever driver raised it. */
+export function violatedConstraint(error: unknown): string | undefined {
+  const inner = (error as { cause?: unknown } | undefined)?.cause ?? error
+  const constraint = (inner as { constraint?: unknown } | undefined)?.constraint
+  return typeof constraint === 'string' ? constraint : undefined
+}
+
 export class DatabaseUnavailableError extends Error {
   constructor(cause: unknown) {
     super('The database did not answer', { cause })

@@ -1,6 +1,10 @@
 import { sql } from 'drizzle-orm'
 import { boolean, check, index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core'
 
+export const PRIORITIES = ['low', 'medium', 'high'] as const
+export const RECURRENCES = ['daily', 'weekly', 'monthly', 'yearly'] as const
+export const RECURRENCE_NEEDS_DUE_DATE = 'tasks_recurrence_needs_due_date'
+
 /** Millisecond precision: what the wire format and a JavaScript Date carry, so a stored value round-trips exactly. */
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, precision: 3 })
 
@@ -14,6 +18,13 @@ export const tasks = pgTable(
     description: text('description'),
     completed: boolean('completed').notNull().default(false),
     completed_at: timestamptz('completed_at'),
+    priority: text('priority', { enum: PRIORITIES }).notNull().default('medium'),
+    tags: text('tags').array().notNull().default(sql`'{}'`),
+    due_date: timestamptz('due_date'),
+    recurrence: text('recurrence', { enum: RECURRENCES }),
+    // The occurrence that completing this recurring task created; kept when the task is un-completed, so
+    // completing it again creates no second one. No foreign key: deleting that occurrence must not re-arm it.
+    next_task_id: uuid('next_task_id'),
     created_at: timestamptz('created_at').notNull().defaultNow(),
     updated_at: timestamptz('updated_at').notNull().defaultNow(),
   },
@@ -26,6 +37,11 @@ export const tasks = pgTable(
     check('tasks_title_length', sql`char_length(${table.title}) between 1 and 200`),
     check('tasks_description_length', sql`char_length(${table.description}) between 1 and 1000`),
     check('tasks_completed_at_set_when_completed', sql`${table.completed} = (${table.completed_at} is not null)`),
+    check('tasks_priority_known', sql`${table.priority} in ('low', 'medium', 'high')`),
+    check('tasks_tags_at_most_20', sql`cardinality(${table.tags}) <= 20`),
+    check('tasks_recurrence_known', sql`${table.recurrence} in ('daily', 'weekly', 'monthly', 'yearly')`),
+    // Checked in the same statement as every write, so an update cannot leave a recurrence without a due date.
+    check(RECURRENCE_NEEDS_DUE_DATE, sql`${table.recurrence} is null or ${table.due_date} is not null`),
   ],
 )
 
