@@ -1,15 +1,27 @@
+import { readFile } from 'node:fs/promises'
 import t from 'tap'
+import { migrate as migrateNeon } from 'drizzle-orm/neon-http/migrator'
+import { migrate as migrateNodePostgres } from 'drizzle-orm/node-postgres/migrator'
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import { eq, sql } from 'drizzle-orm'
 import { openDatabase } from '../src/db/database.js'
 import { isDatabaseUnavailable, sqlState } from '../src/db/errors.js'
+import { readMigrationFiles } from 'drizzle-orm/migrator'
 import { getTableConfig } from 'drizzle-orm/pg-core'
 import { tasks } from '../src/db/schema.js'
 import { databaseTarget } from '../src/db/target.js'
 import { bearer, buildApp, json } from './support/app.js'
-import { createPostgresDatabase, databaseUrlFor, DRIVERS, TEST_DATABASE_URL } from './support/drivers.js'
+import { createPostgresDatabase, databaseUrlFor, DRIVERS, TEST_DATABASE_URL, type DriverName } from './support/drivers.js'
 import { startNeonStandIn } from './support/neon-stand-in.js'
 import { startTcpProxy } from './support/tcp-proxy.js'
 
+/** Each driver's Drizzle migrator, to apply an older migrations folder than the one the app ships. */
+const OLD_MIGRATORS: Record<DriverName, (orm: never, config: { migrationsFolder: string }) => Promise<void>> = {
+  pglite: migratePglite,
+  'node-postgres': migrateNodePostgres,
+  'neon-http': migrateNeon,
+}
+const MIGRATIONS = readMigrationFiles({ migrationsFolder: 'drizzle' }).length
 const withPostgres = { skip: TEST_DATABASE_URL === undefined && 'TEST_DATABASE_URL is not set' }
 
 for (const driver of DRIVERS) {
@@ -19,7 +31,7 @@ for (const driver of DRIVERS) {
     t.teardown(() => database.close())
     t.equal(database.driver, driver)
 
-    t.equal(await database.pendingMigrations(), 1, 'a new database has every migration pending')
+    t.equal(await database.pendingMigrations(), MIGRATIONS, 'a new database has every migration pending')
     await database.migrate()
     t.equal(await database.pendingMigrations(), 0, 'none after migrating')
     await database.migrate()
@@ -71,6 +83,40 @@ for (const driver of DRIVERS) {
     }
   })
 
+  t.test(`${driver}: a database made by the first migration, with tasks in it, upgrades with nothing lost`, async (t) => {
+    const url = await databaseUrlFor(t, driver, { migrated: false })
+    const database = await openDatabase(databaseTarget({ DATABASE_URL: url }), () => {})
+    t.teardown(() => database.close())
+    // A migrations folder holding only the first migration: the schema as the previous release left it.
+    const journal = JSON.parse(await readFile('drizzle/meta/_journal.json', 'utf8'))
+    const first = journal.entries[0]
+    const oldFolder = t.testdir({
+      [`${first.tag}.sql`]: await readFile(`drizzle/${first.tag}.sql`, 'utf8'),
+      meta: { '_journal.json': JSON.stringify({ ...journal, entries: [first] }) },
+    })
+    await OLD_MIGRATORS[driver](database.orm as never, { migrationsFolder: oldFolder })
+    t.equal(await database.pendingMigrations(), MIGRATIONS - 1)
+    await database.orm.execute(sql`insert into tasks (id, user_id, title, description, completed, completed_at)
+      values ('01900000-0000-7000-8000-0000000000b1', 'old-user', 'from before', 'kept', true, now())`)
+
+    await database.migrate()
+    t.equal(await database.pendingMigrations(), 0)
+    const [task] = await database.orm.select().from(tasks)
+    t.match(task, {
+      id: '01900000-0000-7000-8000-0000000000b1',
+      user_id: 'old-user',
+      title: 'from before',
+      description: 'kept',
+      completed: true,
+      priority: 'medium',
+      tags: [],
+      due_date: null,
+      recurrence: null,
+      next_task_id: null,
+    })
+    t.ok(task!.completed_at instanceof Date)
+  })
+
   if (driver !== 'pglite') {
     t.test(`${driver}: the service refuses to start on a schema that is behind`, async (t) => {
       const url = await databaseUrlFor(t, driver, { migrated: false })
@@ -115,7 +161,12 @@ t.test('node-postgres: an unreachable database is a 503 within 3 s, and service 
   t.equal((await app.inject({ method: 'POST', url: '/api/tasks', headers: auth, payload: { title: 'before' } })).statusCode, 201)
 
   await proxy.cut()
-  for (const request of [{ url: '/api/tasks' }, { url: '/ready' }]) {
+  const requests = [
+    { method: 'GET' as const, url: '/api/tasks' },
+    { method: 'POST' as const, url: '/api/tasks', payload: { title: 'during the outage' } },
+    { method: 'GET' as const, url: '/ready' },
+  ]
+  for (const request of requests) {
     const started = Date.now()
     const response = await app.inject({ ...request, headers: auth })
     t.equal(response.statusCode, 503, request.url)

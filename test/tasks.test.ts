@@ -32,7 +32,21 @@ forEachDriver(t, async (t, databaseUrl) => {
         t.equal(response.headers.location, `/api/tasks/${task.id}`)
         t.same(
           { ...task, id: undefined, created_at: undefined, updated_at: undefined },
-          { id: undefined, user_id: user, title: 'Buy milk', description: 'two litres', completed: false, completed_at: null, created_at: undefined, updated_at: undefined },
+          {
+            id: undefined,
+            user_id: user,
+            title: 'Buy milk',
+            description: 'two litres',
+            completed: false,
+            completed_at: null,
+            priority: 'medium',
+            tags: [],
+            due_date: null,
+            recurrence: null,
+            next_task_id: null,
+            created_at: undefined,
+            updated_at: undefined,
+          },
         )
         t.match(task.created_at, RFC3339_MS)
         t.equal(task.updated_at, task.created_at)

@@ -12,6 +12,7 @@ export class HttpProblem extends Error {
     readonly status: number,
     readonly detail: string,
     readonly headers: Record<string, string> = {},
+    readonly errors?: Static<typeof FieldError>[],
   ) {
     super(detail)
   }

@@ -14,7 +14,7 @@ import { PATTERN_MESSAGES } from '../schemas/patterns.js'
 export function sendErrorProblem(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error instanceof HttpProblem) {
     reply.headers(error.headers)
-    return sendProblem(request, reply, error.status, error.detail)
+    return sendProblem(request, reply, error.status, error.detail, error.errors)
   }
   if (error.validation) {
     const context = error.validationContext as string

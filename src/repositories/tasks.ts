@@ -1,10 +1,22 @@
-import { and, asc, desc, eq, ne, or, sql, type SQL } from 'drizzle-orm'
+import { and, asc, count, desc, eq, ne, or, sql, type SQL } from 'drizzle-orm'
 import { v7 as uuidv7 } from 'uuid'
 import type { Orm } from '../db/database.js'
-import { tasks, type TaskRow } from '../db/schema.js'
+import { violatedConstraint } from '../db/errors.js'
+import { PRIORITIES, RECURRENCE_NEEDS_DUE_DATE, tasks, type TaskRow } from '../db/schema.js'
 
 export type Task = TaskRow
-export type TaskFields = Pick<Task, 'title' | 'description' | 'completed'>
+export type TaskFields = Pick<Task, 'title' | 'description' | 'completed' | 'priority' | 'tags' | 'due_date' | 'recurrence'>
+
+export interface TaskStats {
+  total: number
+  completed: number
+  pending: number
+  overdue: number
+  by_priority: Record<Task['priority'], number>
+}
+
+/** The write would leave a recurrence without a due date; the database's check constraint caught it. */
+export class RecurrenceWithoutDueDateError extends Error {}
 
 export interface ListOptions {
   status?: 'all' | 'pending' | 'completed'
@@ -40,15 +52,9 @@ export class TaskRepository {
   async create(userId: string, fields: Pick<TaskFields, 'title'> & Partial<TaskFields>): Promise<Task> {
     const [task] = await this.orm
       .insert(tasks)
-      .values({
-        id: uuidv7(),
-        user_id: userId,
-        title: fields.title,
-        description: fields.description ?? null,
-        completed: fields.completed ?? false,
-        completed_at: fields.completed ? sql`now()` : null,
-      })
+      .values({ ...fields, id: uuidv7(), user_id: userId, completed_at: fields.completed ? sql`now()` : null })
       .returning()
+      .catch(recurrenceWithoutDueDate)
     return task!
   }
 
@@ -62,7 +68,13 @@ export class TaskRepository {
    * `completed_at` is set when `completed` turns true and cleared when it turns false.
    */
   async update(userId: string, id: string, changes: Partial<TaskFields>): Promise<Task | undefined> {
-    const changed = or(...Object.entries(changes).map(([field, value]) => sql`${tasks[field as keyof TaskFields]} is distinct from ${value}`))
+    const changed = or(
+      ...Object.entries(changes).map(([field, value]) => {
+        const column = tasks[field as keyof TaskFields]
+        // sql.param with the column encodes arrays and dates as the column does, not as a list of parameters.
+        return sql`${column} is distinct from ${sql.param(value, column)}`
+      }),
+    )
     const [task] = await this.orm
       .update(tasks)
       .set({
@@ -74,6 +86,7 @@ export class TaskRepository {
       })
       .where(this.owned(userId, id))
       .returning()
+      .catch(recurrenceWithoutDueDate)
     return task
   }
 
@@ -89,6 +102,32 @@ export class TaskRepository {
       .where(this.owned(userId, id))
       .returning()
     return task
+  }
+
+  /** Counts in one pass over the caller's tasks; overdue and per-priority counts are of pending tasks. */
+  async stats(userId: string): Promise<TaskStats> {
+    const pending = sql`not ${tasks.completed}`
+    const counted = (condition: SQL) => sql<number>`count(*) filter (where ${condition})`.mapWith(Number)
+    const [row] = await this.orm
+      .select({
+        total: count(),
+        completed: counted(sql`${tasks.completed}`),
+        overdue: counted(sql`${pending} and ${tasks.due_date} < now()`),
+        ...Object.fromEntries(PRIORITIES.map((priority) => [priority, counted(sql`${pending} and ${tasks.priority} = ${priority}`)])),
+      })
+      .from(tasks)
+      .where(eq(tasks.user_id, userId))
+    const { total, completed, overdue, ...byPriority } = row as Record<string, number>
+    return { total: total!, completed: completed!, pending: total! - completed!, overdue: overdue!, by_priority: byPriority as TaskStats['by_priority'] }
+  }
+
+  /** Deletes the caller's completed tasks and says how many. */
+  async deleteCompleted(userId: string): Promise<number> {
+    const deleted = await this.orm
+      .delete(tasks)
+      .where(and(eq(tasks.user_id, userId), eq(tasks.completed, true)))
+      .returning({ id: tasks.id })
+    return deleted.length
   }
 
   async delete(userId: string, id: string): Promise<boolean> {
@@ -111,4 +150,9 @@ export class TaskRepository {
   private owned(userId: string, id: string): SQL | undefined {
     return and(eq(tasks.id, id), eq(tasks.user_id, userId))
   }
+}
+
+function recurrenceWithoutDueDate(error: unknown): never {
+  if (violatedConstraint(error) === RECURRENCE_NEEDS_DUE_DATE) throw new RecurrenceWithoutDueDateError('recurrence needs a due_date', { cause: error })
+  throw error
 }

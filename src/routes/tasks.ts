@@ -4,12 +4,21 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { HttpProblem } from '../http/problem.js'
 import { acceptEmptyBodies } from '../plugins/body-parsing.js'
-import { TaskRepository, type Task } from '../repositories/tasks.js'
+import { RecurrenceWithoutDueDateError, TaskRepository, type Task } from '../repositories/tasks.js'
 import { problemResponse, ValidationProblem } from '../schemas/problem.js'
 import { UUID_PATTERN } from '../schemas/patterns.js'
 import { ref } from '../schemas/ref.js'
-import { Task as TaskSchema, TaskCompletion, TaskCreate, TaskListQuery, TaskUpdate } from '../schemas/task.js'
-import { normalizeTaskText } from './task-text.js'
+import {
+  ClearCompletedQuery,
+  Task as TaskSchema,
+  TaskCompletion,
+  TaskCreate,
+  TaskDeletion,
+  TaskListQuery,
+  TaskStats,
+  TaskUpdate,
+} from '../schemas/task.js'
+import { normalizeTaskInput, taskFields } from './task-input.js'
 
 export interface TaskRoutesOptions {
   /** `/api/{user_id}/tasks…`, the original plan's style: the path names the owner, who must be the caller. */
@@ -35,7 +44,7 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
   const ItemParams = userInPath ? Type.Object({ user_id: UserId, id: TaskId }) : Type.Object({ id: TaskId })
 
   fastify.addHook('onRequest', fastify.authenticate)
-  fastify.addHook('preValidation', async (request) => normalizeTaskText(request.body))
+  fastify.addHook('preValidation', async (request) => normalizeTaskInput(request.body))
   if (userInPath) {
     fastify.addHook('preHandler', async (request: FastifyRequest<{ Params: { user_id: string } }>) => {
       if (request.params.user_id !== request.userId) {
@@ -80,9 +89,41 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
       },
     },
     async (request, reply) => {
-      const task = await repository.create(request.userId, request.body)
+      const task = await repository.create(request.userId, taskFields(request.body)).catch(recurrenceProblem)
       return reply.code(201).header('location', `/api/tasks/${task.id}`).send(task)
     },
+  )
+
+  fastify.get(
+    '/stats',
+    {
+      schema: {
+        operationId: operationId('getTaskStats'),
+        tags: ['tasks'],
+        summary: 'Count the caller’s tasks',
+        description: '`overdue` and `by_priority` count pending tasks only.',
+        ...listParams,
+        querystring: NoQuery,
+        response: { 200: ref(TaskStats), ...errorResponses(userInPath, false) },
+      },
+    },
+    async (request) => repository.stats(request.userId),
+  )
+
+  fastify.delete(
+    '',
+    {
+      schema: {
+        operationId: operationId('clearCompletedTasks'),
+        tags: ['tasks'],
+        summary: 'Delete all of the caller’s completed tasks',
+        description: 'Requires `?status=completed`, so a bare DELETE on the collection can never empty it.',
+        ...listParams,
+        querystring: ClearCompletedQuery,
+        response: { 200: ref(TaskDeletion), ...errorResponses(userInPath, false) },
+      },
+    },
+    async (request) => ({ deleted: await repository.deleteCompleted(request.userId) }),
   )
 
   fastify.get(
@@ -115,7 +156,7 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
     },
     async (request) => {
       const { userId, params, body } = request
-      return found(await repository.update(userId, params.id, body), userId, params.id)
+      return found(await repository.update(userId, params.id, taskFields(body)).catch(recurrenceProblem), userId, params.id)
     },
   )
 
@@ -168,6 +209,13 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
       },
     )
   })
+}
+
+/** The database refused a recurrence without a due date (checked in the write itself): a validation problem. */
+function recurrenceProblem(error: unknown): never {
+  if (!(error instanceof RecurrenceWithoutDueDateError)) throw error
+  const message = 'needs a due_date: set one, or set recurrence to null'
+  throw new HttpProblem(422, `The request is invalid: /body/recurrence ${message}`, {}, [{ path: '/body/recurrence', message }])
 }
 
 /** The problems a task route can answer; 403 and 404 only where a task id or a user id is in the path. */

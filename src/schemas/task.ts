@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox'
+import { PRIORITIES, RECURRENCES } from '../db/schema.js'
 import { STORABLE_TEXT_PATTERN } from './patterns.js'
 
 /** Dates leave the repository as Date objects and are serialized as RFC 3339 UTC strings with milliseconds. */
@@ -20,6 +21,34 @@ const Description = Type.Union(
 
 const Completed = Type.Boolean({ description: 'Whether the task is done.' })
 
+const Priority = Type.Union(
+  PRIORITIES.map((priority) => Type.Literal(priority)),
+  { description: 'Default: `medium`.' },
+)
+
+const Tags = Type.Array(Type.String({ minLength: 1, maxLength: 32, pattern: STORABLE_TEXT_PATTERN }), {
+  maxItems: 20,
+  description: 'Each tag is trimmed and lower-cased; duplicates are dropped, order kept; at most 20 after that.',
+  examples: [['work', 'errands']],
+})
+
+const Recurrence = Type.Union([...RECURRENCES.map((period) => Type.Literal(period)), Type.Null()], {
+  description: 'Completing the task creates its next occurrence, due one period later (UTC). Needs a `due_date`.',
+})
+
+/** A due date as clients send it: an RFC 3339 date-time with an offset, or null for none. */
+const DueDateInput = Type.Union([Type.String({ format: 'date-time', examples: ['2026-12-01T09:00:00Z'] }), Type.Null()])
+
+/** The fields a client may write, shared by create and update. */
+const writable = {
+  description: Type.Optional(Description),
+  completed: Type.Optional(Completed),
+  priority: Type.Optional(Priority),
+  tags: Type.Optional(Tags),
+  due_date: Type.Optional(DueDateInput),
+  recurrence: Type.Optional(Recurrence),
+}
+
 export const Task = Type.Object(
   {
     id: Type.String({ format: 'uuid', description: 'Server-generated UUIDv7.', readOnly: true }),
@@ -28,6 +57,14 @@ export const Task = Type.Object(
     description: Description,
     completed: Completed,
     completed_at: Type.Union([DateTime('When the task was last completed.'), Type.Null()], { readOnly: true }),
+    priority: Priority,
+    tags: Tags,
+    due_date: Type.Union([DateTime('When the task is due.'), Type.Null()]),
+    recurrence: Recurrence,
+    next_task_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+      readOnly: true,
+      description: 'The occurrence that completing this recurring task created.',
+    }),
     created_at: DateTime('When the task was created.'),
     updated_at: DateTime('When the task last changed.'),
   },
@@ -37,8 +74,7 @@ export const Task = Type.Object(
 export const TaskCreate = Type.Object(
   {
     title: Title,
-    description: Type.Optional(Description),
-    completed: Type.Optional(Completed),
+    ...writable,
   },
   { $id: 'TaskCreate', additionalProperties: false },
 )
@@ -46,8 +82,7 @@ export const TaskCreate = Type.Object(
 export const TaskUpdate = Type.Object(
   {
     title: Type.Optional(Title),
-    description: Type.Optional(Description),
-    completed: Type.Optional(Completed),
+    ...writable,
   },
   { $id: 'TaskUpdate', additionalProperties: false, minProperties: 1, description: 'Any non-empty subset of the fields.' },
 )
@@ -80,4 +115,28 @@ export const TaskListQuery = Type.Object(
   { additionalProperties: false },
 )
 
-export const taskSchemas = [Task, TaskCreate, TaskUpdate, TaskCompletion]
+export const TaskStats = Type.Object(
+  {
+    total: Type.Integer({ minimum: 0 }),
+    completed: Type.Integer({ minimum: 0 }),
+    pending: Type.Integer({ minimum: 0 }),
+    overdue: Type.Integer({ minimum: 0, description: 'Pending tasks whose due date has passed.' }),
+    by_priority: Type.Object(
+      Object.fromEntries(PRIORITIES.map((priority) => [priority, Type.Integer({ minimum: 0 })])) as Record<
+        (typeof PRIORITIES)[number],
+        ReturnType<typeof Type.Integer>
+      >,
+      { description: 'Pending tasks per priority.' },
+    ),
+  },
+  { $id: 'TaskStats' },
+)
+
+export const TaskDeletion = Type.Object({ deleted: Type.Integer({ minimum: 0 }) }, { $id: 'TaskDeletion' })
+
+export const ClearCompletedQuery = Type.Object(
+  { status: Type.Literal('completed', { description: 'Required: only completed tasks can be cleared in bulk.' }) },
+  { additionalProperties: false },
+)
+
+export const taskSchemas = [Task, TaskCreate, TaskUpdate, TaskCompletion, TaskStats, TaskDeletion]

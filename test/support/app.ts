@@ -45,6 +45,11 @@ export interface TaskJson {
   description: string | null
   completed: boolean
   completed_at: string | null
+  priority: 'low' | 'medium' | 'high'
+  tags: string[]
+  due_date: string | null
+  recurrence: 'daily' | 'weekly' | 'monthly' | 'yearly' | null
+  next_task_id: string | null
   created_at: string
   updated_at: string
 }
