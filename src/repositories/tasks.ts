@@ -1,10 +1,14 @@
 import { and, asc, count, desc, eq, ne, or, sql, type SQL } from 'drizzle-orm'
 import { v7 as uuidv7 } from 'uuid'
+import type { PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Orm } from '../db/database.js'
 import { violatedConstraint } from '../db/errors.js'
 import { PRIORITIES, RECURRENCE_NEEDS_DUE_DATE, tasks, type TaskRow } from '../db/schema.js'
 
 export type Task = TaskRow
+/** What a write sets: values, or SQL computed from the row being written. */
+type UpdateSet = PgUpdateSetSource<typeof tasks>
+
 export type TaskFields = Pick<Task, 'title' | 'description' | 'completed' | 'priority' | 'tags' | 'due_date' | 'recurrence'>
 
 export interface TaskStats {
@@ -75,32 +79,63 @@ export class TaskRepository {
         return sql`${column} is distinct from ${sql.param(value, column)}`
       }),
     )
-    const [task] = await this.orm
-      .update(tasks)
-      .set({
-        ...changes,
-        ...(changes.completed !== undefined && {
-          completed_at: changes.completed ? sql`case when ${tasks.completed} then ${tasks.completed_at} else now() end` : null,
-        }),
-        updated_at: sql`case when ${changed} then now() else ${tasks.updated_at} end`,
-      })
-      .where(this.owned(userId, id))
-      .returning()
-      .catch(recurrenceWithoutDueDate)
-    return task
+    const set = {
+      ...changes,
+      ...(changes.completed !== undefined && {
+        completed_at: changes.completed ? sql`case when ${tasks.completed} then ${tasks.completed_at} else now() end` : null,
+      }),
+      updated_at: sql`case when ${changed} then now() else ${tasks.updated_at} end`,
+    }
+    // Only a write that may complete the task can create a next occurrence.
+    return changes.completed === true ? this.completing(userId, id, set, changes) : this.write(userId, id, set)
   }
 
   /** Flips `completed` in one statement, so two concurrent toggles cannot both read the same old value. */
   async toggleCompleted(userId: string, id: string): Promise<Task | undefined> {
+    const set = {
+      completed: sql`not ${tasks.completed}`,
+      completed_at: sql`case when ${tasks.completed} then null else now() end`,
+      updated_at: sql`now()`,
+    }
+    return this.completing(userId, id, set, {})
+  }
+
+  private async write(userId: string, id: string, set: UpdateSet): Promise<Task | undefined> {
+    const [task] = await this.orm.update(tasks).set(set).where(this.owned(userId, id)).returning().catch(recurrenceWithoutDueDate)
+    return task
+  }
+
+  /**
+   * A write that completes the task when it was pending and, if the task recurs and has not spawned before,
+   * creates its next occurrence and links it in `next_task_id`, all in one statement (Neon's HTTP driver has no
+   * transactions). `target` locks the row, so of two concurrent completions the second waits, then sees the
+   * first's `next_task_id` and spawns nothing: exactly once. The occurrence copies the task as this write leaves
+   * it (`changes` override the stored fields), with the due date one period later, computed in UTC so month
+   * ends clamp (Jan 31 + 1 month = Feb 28 or 29).
+   */
+  private async completing(userId: string, id: string, set: UpdateSet, changes: Partial<TaskFields>): Promise<Task | undefined> {
+    const field = <K extends keyof TaskFields>(name: K, type: string) =>
+      name in changes ? sql`${sql.param(changes[name], tasks[name])}::${sql.raw(type)}` : sql.raw(`target.${name}`)
+    const recurrence = field('recurrence', 'text')
+    const target = this.orm.$with('target', { id: tasks.id }).as(sql`select * from ${tasks} where ${this.owned(userId, id)} for update`)
+    const spawned = this.orm.$with('spawned', { id: tasks.id }).as(sql`
+      insert into ${tasks} (id, user_id, title, description, priority, tags, due_date, recurrence)
+      select ${uuidv7()}::uuid, target.user_id, ${field('title', 'text')}, ${field('description', 'text')},
+        ${field('priority', 'text')}, ${field('tags', 'text[]')},
+        ((${field('due_date', 'timestamptz')}) at time zone 'UTC' + case ${recurrence}
+          when 'daily' then interval '1 day' when 'weekly' then interval '7 days'
+          when 'monthly' then interval '1 month' when 'yearly' then interval '1 year' end) at time zone 'UTC',
+        ${recurrence}
+      from target
+      where not target.completed and ${recurrence} is not null and target.next_task_id is null
+      returning id`)
     const [task] = await this.orm
+      .with(target, spawned)
       .update(tasks)
-      .set({
-        completed: sql`not ${tasks.completed}`,
-        completed_at: sql`case when ${tasks.completed} then null else now() end`,
-        updated_at: sql`now()`,
-      })
+      .set({ ...set, next_task_id: sql`coalesce(${tasks.next_task_id}, (select id from spawned))` })
       .where(this.owned(userId, id))
       .returning()
+      .catch(recurrenceWithoutDueDate)
     return task
   }
 
