@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, ne, or, sql, type SQL } from 'drizzle-orm'
+import { and, arrayContains, asc, count, desc, eq, gte, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm'
 import { v7 as uuidv7 } from 'uuid'
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Orm } from '../db/database.js'
@@ -24,18 +24,35 @@ export class RecurrenceWithoutDueDateError extends Error {}
 
 export interface ListOptions {
   status?: 'all' | 'pending' | 'completed'
-  sort?: 'created' | 'updated' | 'title'
+  /** Any of these priorities. */
+  priority?: Task['priority'][]
+  /** All of these tags (lower-case). */
+  tag?: string[]
+  /** Case-insensitive text in the title or the description; `%` and `_` are literal. */
+  q?: string
+  /** Due strictly before. */
+  due_before?: Date
+  /** Due at or after. */
+  due_after?: Date
+  sort?: 'created' | 'updated' | 'title' | 'due_date' | 'priority'
   order?: 'asc' | 'desc'
 }
 
+/** The sort keys after the ones every order shares; ties always break on `id`. */
 const SORT_KEYS = {
-  created: tasks.created_at,
-  updated: tasks.updated_at,
-  title: sql`lower(${tasks.title})`,
+  created: [tasks.created_at],
+  updated: [tasks.updated_at],
+  title: [sql`lower(${tasks.title})`],
+  // Tasks without a due date come last in both orders: the `is null` key is always ascending (see list()).
+  due_date: [tasks.due_date],
+  priority: [sql`case ${tasks.priority} when 'high' then 3 when 'medium' then 2 else 1 end`],
 } as const
 
-/** Newest first for timestamps, alphabetical for titles. */
-const DEFAULT_ORDER = { created: 'desc', updated: 'desc', title: 'asc' } as const
+/** Newest, and most important, first; titles and due dates soonest first. */
+const DEFAULT_ORDER = { created: 'desc', updated: 'desc', title: 'asc', due_date: 'asc', priority: 'desc' } as const
+
+/** `%`, `_` and the escape character itself are literal in a search. */
+const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`
 
 /**
  * Every task query. Each statement is scoped by the caller's user id, and each write is one statement: the Neon
@@ -44,13 +61,25 @@ const DEFAULT_ORDER = { created: 'desc', updated: 'desc', title: 'asc' } as cons
 export class TaskRepository {
   constructor(private readonly orm: Orm) {}
 
-  async list(userId: string, { status = 'all', sort = 'created', order = DEFAULT_ORDER[sort] }: ListOptions): Promise<Task[]> {
+  async list(userId: string, options: ListOptions): Promise<Task[]> {
+    const { status = 'all', priority, tag, q, due_before, due_after, sort = 'created', order = DEFAULT_ORDER[sort] } = options
     const direction = order === 'asc' ? asc : desc
+    const pattern = q === undefined ? undefined : likePattern(q)
     return this.orm
       .select()
       .from(tasks)
-      .where(and(eq(tasks.user_id, userId), status === 'all' ? undefined : eq(tasks.completed, status === 'completed')))
-      .orderBy(direction(SORT_KEYS[sort]), direction(tasks.id))
+      .where(
+        and(
+          eq(tasks.user_id, userId),
+          status === 'all' ? undefined : eq(tasks.completed, status === 'completed'),
+          priority === undefined ? undefined : inArray(tasks.priority, priority),
+          tag === undefined ? undefined : arrayContains(tasks.tags, tag),
+          pattern === undefined ? undefined : sql`(${tasks.title} ilike ${pattern} escape '\\' or ${tasks.description} ilike ${pattern} escape '\\')`,
+          due_before === undefined ? undefined : lt(tasks.due_date, due_before),
+          due_after === undefined ? undefined : gte(tasks.due_date, due_after),
+        ),
+      )
+      .orderBy(...(sort === 'due_date' ? [sql`${tasks.due_date} is null`] : []), ...SORT_KEYS[sort].map((key) => direction(key)), direction(tasks.id))
   }
 
   async create(userId: string, fields: Pick<TaskFields, 'title'> & Partial<TaskFields>): Promise<Task> {

@@ -21,3 +21,14 @@ export function taskFields<T extends { due_date?: string | null }>(body: T): Omi
   const { due_date, ...rest } = body
   return due_date === undefined ? rest : { ...rest, due_date: due_date === null ? null : new Date(due_date) }
 }
+
+/**
+ * Query strings before validation: `priority=low,high` means `priority=low&priority=high`, and tags are matched
+ * as they are stored (trimmed, lower-cased).
+ */
+export function normalizeListQuery(query: unknown): void {
+  const params = query as Record<string, string | string[] | undefined>
+  const list = (value: string | string[]) => (Array.isArray(value) ? value : [value])
+  if (params.priority !== undefined) params.priority = list(params.priority).flatMap((value) => value.split(','))
+  if (params.tag !== undefined) params.tag = list(params.tag).map((value) => value.trim().toLowerCase())
+}

@@ -18,7 +18,7 @@ import {
   TaskStats,
   TaskUpdate,
 } from '../schemas/task.js'
-import { normalizeTaskInput, taskFields } from './task-input.js'
+import { normalizeListQuery, normalizeTaskInput, taskFields } from './task-input.js'
 
 export interface TaskRoutesOptions {
   /** `/api/{user_id}/tasks…`, the original plan's style: the path names the owner, who must be the caller. */
@@ -71,8 +71,16 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         querystring: TaskListQuery,
         response: { 200: Type.Array(ref(TaskSchema)), ...errorResponses(userInPath, false) },
       },
+      preValidation: async (request) => normalizeListQuery(request.query),
     },
-    async (request) => repository.list(request.userId, request.query),
+    async (request) => {
+      const { due_before, due_after, ...filters } = request.query
+      return repository.list(request.userId, {
+        ...filters,
+        ...(due_before !== undefined && { due_before: new Date(due_before) }),
+        ...(due_after !== undefined && { due_after: new Date(due_after) }),
+      })
+    },
   )
 
   fastify.post(

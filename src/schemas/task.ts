@@ -101,14 +101,35 @@ export const TaskListQuery = Type.Object(
     status: Type.Optional(
       Type.Union([Type.Literal('all'), Type.Literal('pending'), Type.Literal('completed')], { description: 'Default: `all`.' }),
     ),
-    sort: Type.Optional(
-      Type.Union([Type.Literal('created'), Type.Literal('updated'), Type.Literal('title')], {
-        description: 'Default: `created`. Titles sort case-insensitively; ties break on `id`.',
+    priority: Type.Optional(
+      Type.Array(Priority, { minItems: 1, description: 'One or more priorities: repeat the parameter or separate by commas.' }),
+    ),
+    tag: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 32, pattern: STORABLE_TEXT_PATTERN }), {
+        minItems: 1,
+        maxItems: 20,
+        description: 'Tasks carrying every one of these tags (case-insensitive); repeat to require several.',
       }),
+    ),
+    q: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        pattern: STORABLE_TEXT_PATTERN,
+        description: 'Case-insensitive text in the title or the description; `%` and `_` are literal characters.',
+      }),
+    ),
+    due_before: Type.Optional(Type.String({ format: 'date-time', description: 'Due strictly before this instant.' })),
+    due_after: Type.Optional(Type.String({ format: 'date-time', description: 'Due at or after this instant.' })),
+    sort: Type.Optional(
+      Type.Union(
+        ['created', 'updated', 'title', 'due_date', 'priority'].map((key) => Type.Literal(key as 'created' | 'updated' | 'title' | 'due_date' | 'priority')),
+        { description: 'Default: `created`. Titles sort case-insensitively; tasks without a due date come last; ties break on `id`.' },
+      ),
     ),
     order: Type.Optional(
       Type.Union([Type.Literal('asc'), Type.Literal('desc')], {
-        description: 'Default: `desc` for `created` and `updated`, `asc` for `title`.',
+        description: 'Default: `desc` for `created`, `updated` and `priority`; `asc` for `title` and `due_date`.',
       }),
     ),
   },
