@@ -1,4 +1,4 @@
-import { and, arrayContains, asc, count, desc, eq, gte, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm'
+import { and, arrayContains, asc, count, desc, eq, getTableColumns, gte, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm'
 import { v7 as uuidv7 } from 'uuid'
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Orm } from '../db/database.js'
@@ -36,20 +36,39 @@ export interface ListOptions {
   due_after?: Date
   sort?: 'created' | 'updated' | 'title' | 'due_date' | 'priority'
   order?: 'asc' | 'desc'
+  /** Page size. */
+  limit?: number
+  /** Where the previous page ended. */
+  after?: Cursor
 }
 
-/** The sort keys after the ones every order shares; ties always break on `id`. */
+/** A position in a listing: the last row's sort key (as text, null for no due date) and id. */
+export interface Cursor {
+  key: string | null
+  id: string
+}
+
+export interface Page {
+  tasks: Task[]
+  /** Every task matching the filters, whatever the cursor. */
+  total: number
+  /** Where the next page starts; absent on the last page. */
+  next?: Cursor
+}
+
+/** Each order's key and the SQL type its cursor value is read back as; ties always break on `id`. */
 const SORT_KEYS = {
-  created: [tasks.created_at],
-  updated: [tasks.updated_at],
-  title: [sql`lower(${tasks.title})`],
-  // Tasks without a due date come last in both orders: the `is null` key is always ascending (see list()).
-  due_date: [tasks.due_date],
-  priority: [sql`case ${tasks.priority} when 'high' then 3 when 'medium' then 2 else 1 end`],
+  created: { key: sql`${tasks.created_at}`, type: 'timestamptz' },
+  updated: { key: sql`${tasks.updated_at}`, type: 'timestamptz' },
+  title: { key: sql`lower(${tasks.title})`, type: 'text' },
+  due_date: { key: sql`${tasks.due_date}`, type: 'timestamptz' },
+  priority: { key: sql`case ${tasks.priority} when 'high' then 3 when 'medium' then 2 else 1 end`, type: 'integer' },
 } as const
 
+const DEFAULT_LIMIT = 100
+
 /** Newest, and most important, first; titles and due dates soonest first. */
-const DEFAULT_ORDER = { created: 'desc', updated: 'desc', title: 'asc', due_date: 'asc', priority: 'desc' } as const
+export const DEFAULT_ORDER = { created: 'desc', updated: 'desc', title: 'asc', due_date: 'asc', priority: 'desc' } as const
 
 /** `%`, `_` and the escape character itself are literal in a search. */
 const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`
@@ -61,12 +80,18 @@ const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (character) =>
 export class TaskRepository {
   constructor(private readonly orm: Orm) {}
 
-  async list(userId: string, options: ListOptions): Promise<Task[]> {
+  /**
+   * One page, by keyset (never OFFSET), so pages stay stable while tasks are added or removed; and the count of
+   * all matching tasks, from a window over the filtered rows in the same statement. Tasks without a due date
+   * come last in both orders.
+   */
+  async list(userId: string, options: ListOptions): Promise<Page> {
     const { status = 'all', priority, tag, q, due_before, due_after, sort = 'created', order = DEFAULT_ORDER[sort] } = options
-    const direction = order === 'asc' ? asc : desc
+    const { limit = DEFAULT_LIMIT, after } = options
     const pattern = q === undefined ? undefined : likePattern(q)
-    return this.orm
-      .select()
+    const { key, type } = SORT_KEYS[sort]
+    const matching = this.orm
+      .select({ ...getTableColumns(tasks), sort_key: sql<string | null>`(${key})::text`.as('sort_key'), total: sql<number>`count(*) over ()`.mapWith(Number).as('total') })
       .from(tasks)
       .where(
         and(
@@ -79,7 +104,27 @@ export class TaskRepository {
           due_after === undefined ? undefined : gte(tasks.due_date, due_after),
         ),
       )
-      .orderBy(...(sort === 'due_date' ? [sql`${tasks.due_date} is null`] : []), ...SORT_KEYS[sort].map((key) => direction(key)), direction(tasks.id))
+      .as('matching')
+    const direction = order === 'asc' ? asc : desc
+    const beyond = sql.raw(order === 'asc' ? '>' : '<')
+    const keyOf = sql.raw(`(matching.sort_key)::${type}`)
+    const afterCursor =
+      after === undefined
+        ? undefined
+        : after.key === null
+          ? sql`matching.sort_key is null and matching.id ${beyond} ${after.id}::uuid`
+          : sql`(matching.sort_key is null or (${keyOf}, matching.id) ${beyond} (${after.key}::${sql.raw(type)}, ${after.id}::uuid))`
+    const rows = await this.orm
+      .select()
+      .from(matching)
+      .where(afterCursor)
+      .orderBy(sql`matching.sort_key is null`, direction(keyOf), direction(matching.id))
+      .limit(limit + 1)
+    // A page past the end has no row to carry the count: only then does it take a second query.
+    const total = rows[0]?.total ?? (after === undefined ? 0 : (await this.orm.select({ n: count() }).from(matching))[0]!.n)
+    const page = rows.slice(0, limit).map(({ sort_key: _key, total: _total, ...task }) => task)
+    const last = rows.length > limit ? rows[limit - 1] : undefined
+    return { tasks: page, total, ...(last && { next: { key: last.sort_key, id: last.id } }) }
   }
 
   async create(userId: string, fields: Pick<TaskFields, 'title'> & Partial<TaskFields>): Promise<Task> {

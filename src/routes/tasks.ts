@@ -4,7 +4,8 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { HttpProblem } from '../http/problem.js'
 import { acceptEmptyBodies } from '../plugins/body-parsing.js'
-import { RecurrenceWithoutDueDateError, TaskRepository, type Task } from '../repositories/tasks.js'
+import { DEFAULT_ORDER, RecurrenceWithoutDueDateError, TaskRepository, type Task } from '../repositories/tasks.js'
+import { decodeCursor, encodeCursor, nextPageLink } from './list-cursor.js'
 import { problemResponse, ValidationProblem } from '../schemas/problem.js'
 import { UUID_PATTERN } from '../schemas/patterns.js'
 import { ref } from '../schemas/ref.js'
@@ -73,13 +74,19 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
       },
       preValidation: async (request) => normalizeListQuery(request.query),
     },
-    async (request) => {
-      const { due_before, due_after, ...filters } = request.query
-      return repository.list(request.userId, {
+    async (request, reply) => {
+      const { due_before, due_after, cursor, sort = 'created', order = DEFAULT_ORDER[sort], ...filters } = request.query
+      const ordering = { sort, order }
+      const page = await repository.list(request.userId, {
         ...filters,
+        ...ordering,
         ...(due_before !== undefined && { due_before: new Date(due_before) }),
         ...(due_after !== undefined && { due_after: new Date(due_after) }),
+        ...(cursor !== undefined && { after: decodeCursor(cursor, ordering) }),
       })
+      reply.header('x-total-count', String(page.total))
+      if (page.next) reply.header('link', nextPageLink(request.url, encodeCursor(page.next, ordering)))
+      return page.tasks
     },
   )
 

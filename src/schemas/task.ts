@@ -132,6 +132,10 @@ export const TaskListQuery = Type.Object(
         description: 'Default: `desc` for `created`, `updated` and `priority`; `asc` for `title` and `due_date`.',
       }),
     ),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, description: 'Page size. Default: 100.' })),
+    cursor: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 1024, description: 'Opaque: take it from the previous page’s `Link: <…>; rel="next"`.' }),
+    ),
   },
   { additionalProperties: false },
 )

@@ -1,0 +1,42 @@
+import { HttpProblem } from '../http/problem.js'
+import type { Cursor } from '../repositories/tasks.js'
+import { UUID_PATTERN } from '../schemas/patterns.js'
+
+/** What a cursor is bound to: a cursor from one order means nothing in another. */
+interface Ordering {
+  sort: string
+  order: string
+}
+
+/** Opaque to clients: base64url of the position and the ordering it belongs to. */
+export function encodeCursor(cursor: Cursor, ordering: Ordering): string {
+  return Buffer.from(JSON.stringify({ s: ordering.sort, o: ordering.order, k: cursor.key, i: cursor.id })).toString('base64url')
+}
+
+/** The position a cursor names; a 422 naming `cursor` when it is malformed or from another ordering. */
+export function decodeCursor(text: string, ordering: Ordering): Cursor {
+  let decoded: { s?: unknown; o?: unknown; k?: unknown; i?: unknown } | undefined
+  try {
+    decoded = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'))
+  } catch {
+    decoded = undefined
+  }
+  const valid =
+    decoded?.s === ordering.sort &&
+    decoded.o === ordering.order &&
+    (decoded.k === null || typeof decoded.k === 'string') &&
+    typeof decoded.i === 'string' &&
+    new RegExp(UUID_PATTERN).test(decoded.i)
+  if (!valid) {
+    const message = 'is not a cursor from this listing: take it from the Link header of the previous page, with the same sort and order'
+    throw new HttpProblem(422, `The request is invalid: /querystring/cursor ${message}`, {}, [{ path: '/querystring/cursor', message }])
+  }
+  return { key: decoded!.k as string | null, id: decoded!.i as string }
+}
+
+/** The URL of the next page: the request's own path (either path style) and parameters, with the new cursor. */
+export function nextPageLink(requestUrl: string, cursor: string): string {
+  const url = new URL(requestUrl, 'http://localhost')
+  url.searchParams.set('cursor', cursor)
+  return `<${url.pathname}${url.search}>; rel="next"`
+}
