@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import { neon } from '@neondatabase/serverless'
 import { max, sql } from 'drizzle-orm'
 import { readMigrationFiles } from 'drizzle-orm/migrator'
@@ -44,7 +45,9 @@ export async function openDatabase(target: DatabaseTarget, onPoolError: (error: 
   switch (target.driver) {
     case 'pglite': {
       // A folder keeps the data across restarts; no folder is an in-memory database for tests and demos.
-      const client = target.dataDir === undefined ? new PGlite() : new PGlite(target.dataDir)
+      // pg_trgm serves text search; Neon and PostgreSQL ship it, PGlite loads it as an extension.
+      const options = { extensions: { pg_trgm } }
+      const client = target.dataDir === undefined ? new PGlite(options) : new PGlite(target.dataDir, options)
       const orm = drizzlePglite({ client })
       return database(target.driver, orm, () => migratePglite(orm, { migrationsFolder }), () => client.close())
     }

@@ -33,6 +33,15 @@ export const tasks = pgTable(
     index('tasks_user_created_idx').on(table.user_id, table.created_at, table.id),
     index('tasks_user_updated_idx').on(table.user_id, table.updated_at, table.id),
     index('tasks_user_title_idx').on(table.user_id, sql`lower(${table.title})`, table.id),
+    index('tasks_user_due_date_idx').on(table.user_id, table.due_date, table.id),
+    index('tasks_user_priority_idx').on(table.user_id, sql`(case ${table.priority} when 'high' then 3 when 'medium' then 2 else 1 end)`, table.id),
+    // Tag filters (`tags @> …`) without reading every task of the owner.
+    index('tasks_tags_idx').using('gin', table.tags),
+    // Counting by status reads the index alone.
+    index('tasks_user_completed_idx').on(table.user_id, table.completed),
+    // Text search (`ilike '%…%'`) through trigrams; the pg_trgm extension is created by migration 0002.
+    index('tasks_title_trgm_idx').using('gin', sql`${table.title} gin_trgm_ops`),
+    index('tasks_description_trgm_idx').using('gin', sql`${table.description} gin_trgm_ops`),
     // The API validates these too; the database keeps them true whatever client writes.
     check('tasks_title_length', sql`char_length(${table.title}) between 1 and 200`),
     check('tasks_description_length', sql`char_length(${table.description}) between 1 and 1000`),

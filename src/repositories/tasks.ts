@@ -1,4 +1,4 @@
-import { and, arrayContains, asc, count, desc, eq, getTableColumns, gte, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm'
+import { and, arrayContains, count, eq, getTableColumns, gte, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm'
 import { v7 as uuidv7 } from 'uuid'
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Orm } from '../db/database.js'
@@ -81,50 +81,52 @@ export class TaskRepository {
   constructor(private readonly orm: Orm) {}
 
   /**
-   * One page, by keyset (never OFFSET), so pages stay stable while tasks are added or removed; and the count of
-   * all matching tasks, from a window over the filtered rows in the same statement. Tasks without a due date
-   * come last in both orders.
+   * One page, by keyset (never OFFSET), so pages stay stable while tasks are added or removed, and the count of
+   * all matching tasks, in one statement. Tasks without a due date come last in both orders.
    */
   async list(userId: string, options: ListOptions): Promise<Page> {
     const { status = 'all', priority, tag, q, due_before, due_after, sort = 'created', order = DEFAULT_ORDER[sort] } = options
     const { limit = DEFAULT_LIMIT, after } = options
     const pattern = q === undefined ? undefined : likePattern(q)
     const { key, type } = SORT_KEYS[sort]
-    const matching = this.orm
-      .select({ ...getTableColumns(tasks), sort_key: sql<string | null>`(${key})::text`.as('sort_key'), total: sql<number>`count(*) over ()`.mapWith(Number).as('total') })
-      .from(tasks)
-      .where(
-        and(
-          eq(tasks.user_id, userId),
-          status === 'all' ? undefined : eq(tasks.completed, status === 'completed'),
-          priority === undefined ? undefined : inArray(tasks.priority, priority),
-          tag === undefined ? undefined : arrayContains(tasks.tags, tag),
-          pattern === undefined ? undefined : sql`(${tasks.title} ilike ${pattern} escape '\\' or ${tasks.description} ilike ${pattern} escape '\\')`,
-          due_before === undefined ? undefined : lt(tasks.due_date, due_before),
-          due_after === undefined ? undefined : gte(tasks.due_date, due_after),
-        ),
-      )
-      .as('matching')
-    const direction = order === 'asc' ? asc : desc
+    const filters = and(
+      eq(tasks.user_id, userId),
+      status === 'all' ? undefined : eq(tasks.completed, status === 'completed'),
+      priority === undefined ? undefined : inArray(tasks.priority, priority),
+      tag === undefined ? undefined : arrayContains(tasks.tags, tag),
+      pattern === undefined ? undefined : sql`(${tasks.title} ilike ${pattern} escape '\\' or ${tasks.description} ilike ${pattern} escape '\\')`,
+      due_before === undefined ? undefined : lt(tasks.due_date, due_before),
+      due_after === undefined ? undefined : gte(tasks.due_date, due_after),
+    )
     const beyond = sql.raw(order === 'asc' ? '>' : '<')
-    const keyOf = sql.raw(`(matching.sort_key)::${type}`)
+    const keyed = sql`(${key}, ${tasks.id}) ${beyond} (${after?.key}::${sql.raw(type)}, ${after?.id}::uuid)`
+    // Only due dates can be null; those rows come after every dated one, ordered by id.
     const afterCursor =
       after === undefined
         ? undefined
         : after.key === null
-          ? sql`matching.sort_key is null and matching.id ${beyond} ${after.id}::uuid`
-          : sql`(matching.sort_key is null or (${keyOf}, matching.id) ${beyond} (${after.key}::${sql.raw(type)}, ${after.id}::uuid))`
-    const rows = await this.orm
-      .select()
-      .from(matching)
-      .where(afterCursor)
-      .orderBy(sql`matching.sort_key is null`, direction(keyOf), direction(matching.id))
+          ? sql`${tasks.due_date} is null and ${tasks.id} ${beyond} ${after.id}::uuid`
+          : sort === 'due_date'
+            ? sql`(${tasks.due_date} is null or ${keyed})`
+            : keyed
+    // Spelled out only where nulls exist: on a NOT NULL key, `nulls last` would stop PostgreSQL using the index order.
+    const direction = sql.raw(sort === 'due_date' ? `${order} nulls last` : order)
+    // The count and the page in one statement: the page is a keyset range that stops at its limit, and the
+    // lateral join still yields the count when the page is empty.
+    const counted = this.orm.select({ total: sql<number>`count(*)`.mapWith(Number).as('total') }).from(tasks).where(filters).as('counted')
+    const page = this.orm
+      .select({ ...getTableColumns(tasks), sort_key: sql<string | null>`(${key})::text`.as('sort_key') })
+      .from(tasks)
+      .where(and(filters, afterCursor))
+      .orderBy(sql`${key} ${direction}`, sql`${tasks.id} ${sql.raw(order)}`)
       .limit(limit + 1)
-    // A page past the end has no row to carry the count: only then does it take a second query.
-    const total = rows[0]?.total ?? (after === undefined ? 0 : (await this.orm.select({ n: count() }).from(matching))[0]!.n)
-    const page = rows.slice(0, limit).map(({ sort_key: _key, total: _total, ...task }) => task)
-    const last = rows.length > limit ? rows[limit - 1] : undefined
-    return { tasks: page, total, ...(last && { next: { key: last.sort_key, id: last.id } }) }
+      .as('page')
+    const rows = await this.orm.select().from(counted).leftJoinLateral(page, sql`true`)
+    const total = rows[0]!.counted.total
+    const found = rows.flatMap((row) => (row.page === null ? [] : [row.page]))
+    const tasksOnPage = found.slice(0, limit).map(({ sort_key: _key, ...task }) => task)
+    const last = found.length > limit ? found[limit - 1] : undefined
+    return { tasks: tasksOnPage, total, ...(last && { next: { key: last.sort_key, id: last.id } }) }
   }
 
   async create(userId: string, fields: Pick<TaskFields, 'title'> & Partial<TaskFields>): Promise<Task> {
