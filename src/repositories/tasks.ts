@@ -99,7 +99,7 @@ export class TaskRepository {
       due_after === undefined ? undefined : gte(tasks.due_date, due_after),
     )
     const beyond = sql.raw(order === 'asc' ? '>' : '<')
-    const keyed = sql`(${key}, ${tasks.id}) ${beyond} (${after?.key}::${sql.raw(type)}, ${after?.id}::uuid)`
+    const keyed = (cursor: Cursor) => sql`(${key}, ${tasks.id}) ${beyond} (${cursor.key}::${sql.raw(type)}, ${cursor.id}::uuid)`
     // Only due dates can be null; those rows come after every dated one, ordered by id.
     const afterCursor =
       after === undefined
@@ -107,8 +107,8 @@ export class TaskRepository {
         : after.key === null
           ? sql`${tasks.due_date} is null and ${tasks.id} ${beyond} ${after.id}::uuid`
           : sort === 'due_date'
-            ? sql`(${tasks.due_date} is null or ${keyed})`
-            : keyed
+            ? sql`(${tasks.due_date} is null or ${keyed(after)})`
+            : keyed(after)
     // Spelled out only where nulls exist: on a NOT NULL key, `nulls last` would stop PostgreSQL using the index order.
     const direction = sql.raw(sort === 'due_date' ? `${order} nulls last` : order)
     // The count and the page in one statement: the page is a keyset range that stops at its limit, and the
