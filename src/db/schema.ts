@@ -1,9 +1,15 @@
 import { sql } from 'drizzle-orm'
-import { boolean, check, index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { boolean, check, index, pgTable, text, timestamp, uuid, type PgColumn } from 'drizzle-orm/pg-core'
 
 export const PRIORITIES = ['low', 'medium', 'high'] as const
 export const RECURRENCES = ['daily', 'weekly', 'monthly', 'yearly'] as const
 export const RECURRENCE_NEEDS_DUE_DATE = 'tasks_recurrence_needs_due_date'
+
+/**
+ * Priorities in their order of importance (high 3, medium 2, low 1). The priority sort and its index both use
+ * this expression: PostgreSQL uses an expression index only for the same expression.
+ */
+export const priorityRank = (priority: PgColumn) => sql`(case ${priority} when 'high' then 3 when 'medium' then 2 else 1 end)`
 
 /** Millisecond precision: what the wire format and a JavaScript Date carry, so a stored value round-trips exactly. */
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, precision: 3 })
@@ -34,7 +40,7 @@ export const tasks = pgTable(
     index('tasks_user_updated_idx').on(table.user_id, table.updated_at, table.id),
     index('tasks_user_title_idx').on(table.user_id, sql`lower(${table.title})`, table.id),
     index('tasks_user_due_date_idx').on(table.user_id, table.due_date, table.id),
-    index('tasks_user_priority_idx').on(table.user_id, sql`(case ${table.priority} when 'high' then 3 when 'medium' then 2 else 1 end)`, table.id),
+    index('tasks_user_priority_idx').on(table.user_id, priorityRank(table.priority), table.id),
     // Tag filters (`tags @> …`) without reading every task of the owner.
     index('tasks_tags_idx').using('gin', table.tags),
     // Counting by status reads the index alone.

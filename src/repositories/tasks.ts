@@ -3,7 +3,7 @@ import { v7 as uuidv7 } from 'uuid'
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Orm } from '../db/database.js'
 import { violatedConstraint } from '../db/errors.js'
-import { PRIORITIES, RECURRENCE_NEEDS_DUE_DATE, tasks, type TaskRow } from '../db/schema.js'
+import { priorityRank, PRIORITIES, RECURRENCE_NEEDS_DUE_DATE, tasks, type TaskRow } from '../db/schema.js'
 
 export type Task = TaskRow
 /** What a write sets: values, or SQL computed from the row being written. */
@@ -62,7 +62,7 @@ const SORT_KEYS = {
   updated: { key: sql`${tasks.updated_at}`, type: 'timestamptz' },
   title: { key: sql`lower(${tasks.title})`, type: 'text' },
   due_date: { key: sql`${tasks.due_date}`, type: 'timestamptz' },
-  priority: { key: sql`case ${tasks.priority} when 'high' then 3 when 'medium' then 2 else 1 end`, type: 'integer' },
+  priority: { key: priorityRank(tasks.priority), type: 'integer' },
 } as const
 
 const DEFAULT_LIMIT = 100
