@@ -1,17 +1,20 @@
+/** The driver's own error: Drizzle wraps it as `cause`; Neon batches and PGlite may throw it bare. */
+function driverError(error: unknown): { code?: unknown; constraint?: unknown } | undefined {
+  return ((error as { cause?: unknown } | undefined)?.cause ?? error) as { code?: unknown; constraint?: unknown } | undefined
+}
+
 /**
  * The SQLSTATE of a database error, whichever driver raised it: Drizzle wraps driver errors in
  * `DrizzleQueryError` with the driver's error as `cause`; Neon batches throw the bare `NeonDbError`.
  */
 export function sqlState(error: unknown): string | undefined {
-  const inner = (error as { cause?: unknown } | undefined)?.cause ?? error
-  const code = (inner as { code?: unknown } | undefined)?.code
+  const code = driverError(error)?.code
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
 }
 
 /** The name of the constraint a write broke, whichever driver raised it. */
 export function violatedConstraint(error: unknown): string | undefined {
-  const inner = (error as { cause?: unknown } | undefined)?.cause ?? error
-  const constraint = (inner as { constraint?: unknown } | undefined)?.constraint
+  const constraint = driverError(error)?.constraint
   return typeof constraint === 'string' ? constraint : undefined
 }
 
