@@ -70,8 +70,11 @@ forEachDriver(t, async (t, databaseUrl) => {
     t.same(ascending.map((task) => task.id), tasks.map((task) => task.id).reverse(), 'ties break on id, in the same direction')
   })
 
-  t.test('bad filter values are 422 naming the parameter', async (t) => {
+  t.test('bad or unknown query parameters are 422 naming the parameter', async (t) => {
     for (const [query, path] of [
+      ['status=done', '/querystring/status'],
+      ['order=up', '/querystring/order'],
+      ['colour=blue', '/querystring/colour'],
       ['priority=urgent', '/querystring/priority'],
       ['priority=high,', '/querystring/priority'],
       ['tag=', '/querystring/tag'],
