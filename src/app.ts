@@ -9,6 +9,7 @@ import db from './plugins/db.js'
 import docs from './plugins/docs.js'
 import env from './plugins/env.js'
 import problems, { sendErrorProblem } from './plugins/problems.js'
+import rateLimit from './plugins/rate-limit.js'
 import requestId, { requestIdOf } from './plugins/request-id.js'
 import schemas from './plugins/schemas.js'
 import healthRoutes from './routes/health.js'
@@ -39,6 +40,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
   await fastify.register(schemas)
   await fastify.register(db)
   await fastify.register(auth)
+  await fastify.register(rateLimit)
   await fastify.register(healthRoutes)
   await fastify.register(taskRoutes, { prefix: '/api/tasks' })
   await fastify.register(taskRoutes, { prefix: '/api/:user_id/tasks', userInPath: true })

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { parse as parseDuration } from '@lukeed/ms'
 import { databaseTarget } from './db/target.js'
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -20,6 +21,11 @@ export const ConfigSchema = Type.Object({
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
   LOG_LEVEL: Type.Union(LOG_LEVELS.map((level) => Type.Literal(level)), { default: 'info' }),
+  PUBLIC_URL: Type.Optional(Type.String()),
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 300 }),
+  RATE_LIMIT_WINDOW: Type.String({ default: '1 minute' }),
+  REDIS_URL: Type.Optional(Type.String()),
+  BODY_LIMIT: Type.Integer({ minimum: 1, maximum: 1_073_741_824, default: 65_536 }),
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -96,9 +102,15 @@ function consistencyProblems(config: Config): string[] {
     const shown = origin.includes('@') ? 'an entry with credentials' : `"${origin}"`
     if (!isOrigin(origin)) problems.push(`CORS_ORIGINS: ${shown} is not an origin such as https://app.example.com`)
   }
-  for (const name of ['BETTER_AUTH_URL', 'JWKS_URL'] as const) {
+  for (const name of ['BETTER_AUTH_URL', 'JWKS_URL', 'PUBLIC_URL'] as const) {
     const value = config[name]
     if (value !== undefined && !isHttpUrl(value)) problems.push(`${name}: not an http(s) URL`)
+  }
+  if (config.REDIS_URL !== undefined && !hasProtocol(config.REDIS_URL, ['redis:', 'rediss:'])) {
+    problems.push('REDIS_URL: not a redis:// or rediss:// URL')
+  }
+  if (rateLimitWindowMs(config) === undefined) {
+    problems.push(`RATE_LIMIT_WINDOW: "${config.RATE_LIMIT_WINDOW}" is not milliseconds or a duration such as 1 minute`)
   }
   if (config.JWKS_URL !== undefined && config.BETTER_AUTH_URL === undefined) {
     for (const name of ['JWT_ISSUER', 'JWT_AUDIENCE'] as const) {
@@ -120,9 +132,20 @@ export function corsOrigins(config: Config): string[] {
   return config.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean)
 }
 
+/** RATE_LIMIT_WINDOW in milliseconds: plain digits, or a duration such as `1 minute` or `30s`; undefined when neither. */
+export function rateLimitWindowMs(config: Config): number | undefined {
+  const window = config.RATE_LIMIT_WINDOW.trim()
+  const ms = /^\d+$/.test(window) ? Number(window) : parseDuration(window)
+  return ms !== undefined && Number.isSafeInteger(ms) && ms > 0 ? ms : undefined
+}
+
 function isHttpUrl(value: string): boolean {
+  return hasProtocol(value, ['http:', 'https:'])
+}
+
+function hasProtocol(value: string, protocols: string[]): boolean {
   try {
-    return ['http:', 'https:'].includes(new URL(value).protocol)
+    return protocols.includes(new URL(value).protocol)
   } catch {
     return false
   }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ConfigError, corsOrigins, loadConfig, loadConfigFromProcess, type Config } from '../src/config.js'
+import { ConfigError, corsOrigins, loadConfig, loadConfigFromProcess, rateLimitWindowMs, type Config } from '../src/config.js'
 import { databaseTarget, DEFAULT_PGLITE_DIR } from '../src/db/target.js'
 
 /**
@@ -24,16 +24,26 @@ const named = (problems: string[]) => problems.map((line) => line.slice(0, line.
 t.test('defaults with an empty environment', async (t) => {
   const config = loadConfig({})
   t.match(config, { HOST: '127.0.0.1', PORT: 8000, LOG_LEVEL: 'info', CORS_ORIGINS: 'http://localhost:3000', JWT_CLOCK_TOLERANCE: 30 })
+  t.match(config, { RATE_LIMIT_MAX: 300, RATE_LIMIT_WINDOW: '1 minute', BODY_LIMIT: 65536 })
+  t.equal(rateLimitWindowMs(config), 60_000)
   t.equal(config.NODE_ENV, 'development')
-  for (const unset of ['DATABASE_URL', 'NEON_DB_URL', 'BETTER_AUTH_SECRET', 'JWT_ISSUER', 'JWT_AUDIENCE'] as const) {
+  for (const unset of ['DATABASE_URL', 'NEON_DB_URL', 'BETTER_AUTH_SECRET', 'JWT_ISSUER', 'JWT_AUDIENCE', 'REDIS_URL', 'PUBLIC_URL'] as const) {
     t.equal(config[unset], undefined, `${unset} stays unset`)
   }
 })
 
 t.test('numeric strings become numbers', async (t) => {
-  const config = loadConfig({ PORT: '9000', JWT_CLOCK_TOLERANCE: '0' })
+  const config = loadConfig({ PORT: '9000', JWT_CLOCK_TOLERANCE: '0', RATE_LIMIT_MAX: '0', BODY_LIMIT: '1024' })
   t.equal(config.PORT, 9000)
   t.equal(config.JWT_CLOCK_TOLERANCE, 0)
+  t.equal(config.RATE_LIMIT_MAX, 0, '0 turns rate limiting off')
+  t.equal(config.BODY_LIMIT, 1024)
+})
+
+t.test('RATE_LIMIT_WINDOW takes milliseconds or a duration', async (t) => {
+  for (const [window, ms] of [['60000', 60_000], ['30s', 30_000], ['1 minute', 60_000], ['2 hours', 7_200_000], [' 5m ', 300_000]] as const) {
+    t.equal(rateLimitWindowMs(loadConfig({ RATE_LIMIT_WINDOW: window })), ms, window)
+  }
 })
 
 t.test('values are taken as given', async (t) => {
@@ -49,7 +59,7 @@ t.test('variables the service does not read are left out', async (t) => {
 
 t.test('empty strings are treated as unset', async (t) => {
   const empty = Object.fromEntries(
-    ['NODE_ENV', 'HOST', 'PORT', 'LOG_LEVEL', 'CORS_ORIGINS', 'JWT_CLOCK_TOLERANCE', 'DATABASE_URL', 'NEON_DB_URL', 'BETTER_AUTH_SECRET', 'JWT_ISSUER', 'JWT_AUDIENCE'].map(
+    ['NODE_ENV', 'HOST', 'PORT', 'LOG_LEVEL', 'CORS_ORIGINS', 'JWT_CLOCK_TOLERANCE', 'DATABASE_URL', 'NEON_DB_URL', 'BETTER_AUTH_SECRET', 'JWT_ISSUER', 'JWT_AUDIENCE', 'PUBLIC_URL', 'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW', 'REDIS_URL', 'BODY_LIMIT'].map(
       (name) => [name, ''],
     ),
   )
@@ -87,6 +97,16 @@ t.test('each bad value gives its own line, naming the variable', async (t) => {
     { name: 'JWKS_URL with another scheme', env: { JWKS_URL: 'ftp://auth.example.com/jwks', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }, variable: 'JWKS_URL', says: /not an http\(s\) URL/ },
     { name: 'JWKS_URL without an issuer to expect', env: { JWKS_URL: 'https://auth.example.com/jwks', JWT_AUDIENCE: 'a' }, variable: 'JWT_ISSUER', says: /required with JWKS_URL/ },
     { name: 'JWKS_URL without an audience to expect', env: { JWKS_URL: 'https://auth.example.com/jwks', JWT_ISSUER: 'i' }, variable: 'JWT_AUDIENCE', says: /required with JWKS_URL/ },
+    { name: 'RATE_LIMIT_MAX negative', env: { RATE_LIMIT_MAX: '-1' }, variable: 'RATE_LIMIT_MAX', says: /greater or equal to 0/ },
+    { name: 'RATE_LIMIT_MAX not a number', env: { RATE_LIMIT_MAX: 'lots' }, variable: 'RATE_LIMIT_MAX', says: /integer/ },
+    { name: 'RATE_LIMIT_WINDOW not a duration', env: { RATE_LIMIT_WINDOW: 'a while' }, variable: 'RATE_LIMIT_WINDOW', says: /"a while" is not milliseconds or a duration/ },
+    { name: 'RATE_LIMIT_WINDOW zero', env: { RATE_LIMIT_WINDOW: '0' }, variable: 'RATE_LIMIT_WINDOW', says: /not milliseconds or a duration/ },
+    { name: 'RATE_LIMIT_WINDOW negative', env: { RATE_LIMIT_WINDOW: '-1m' }, variable: 'RATE_LIMIT_WINDOW', says: /not milliseconds or a duration/ },
+    { name: 'BODY_LIMIT not a number', env: { BODY_LIMIT: '64k' }, variable: 'BODY_LIMIT', says: /integer/ },
+    { name: 'BODY_LIMIT zero', env: { BODY_LIMIT: '0' }, variable: 'BODY_LIMIT', says: /greater or equal to 1/ },
+    { name: 'REDIS_URL with another scheme', env: { REDIS_URL: 'http://127.0.0.1:6379' }, variable: 'REDIS_URL', says: /not a redis:\/\/ or rediss:\/\/ URL/ },
+    { name: 'REDIS_URL not a URL', env: { REDIS_URL: 'localhost' }, variable: 'REDIS_URL', says: /not a redis/ },
+    { name: 'PUBLIC_URL not a URL', env: { PUBLIC_URL: 'api.example.com' }, variable: 'PUBLIC_URL', says: /not an http\(s\) URL/ },
     { name: 'production with a 31-character secret', env: { NODE_ENV: 'production', BETTER_AUTH_SECRET: secret31 }, variable: 'BETTER_AUTH_SECRET', says: /at least 32 characters/ },
   ]
   for (const c of cases) {

@@ -7,6 +7,8 @@ import { HttpProblem } from '../http/problem.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
+    /** The verified token's `sub`, or undefined when no valid token was presented. Never throws. */
+    identify: (request: FastifyRequest) => Promise<string | undefined>
     /** An `onRequest` hook: answers 401 unless a valid bearer token is presented, and sets `request.userId`. */
     authenticate: (request: FastifyRequest) => Promise<void>
   }
@@ -54,14 +56,12 @@ const auth: FastifyPluginAsync = async (fastify) => {
     throw new Error(`alg ${alg} is not accepted`)
   }
 
-  fastify.decorateRequest('userId', '')
-  fastify.decorate('authenticate', async (request: FastifyRequest) => {
+  /** The caller's id, or the problem to answer with. Never throws. */
+  async function verifyRequest(request: FastifyRequest): Promise<string | HttpProblem> {
     const token = bearerToken(request.headers.authorization)
     if (token === '') {
       // RFC 6750 §3.1: no error code when the request carried no token at all.
-      throw new HttpProblem(401, 'Authentication required: send Authorization: Bearer <token>.', {
-        'www-authenticate': 'Bearer',
-      })
+      return new HttpProblem(401, 'Authentication required: send Authorization: Bearer <token>.', { 'www-authenticate': 'Bearer' })
     }
     let claims: Claims
     try {
@@ -69,19 +69,38 @@ const auth: FastifyPluginAsync = async (fastify) => {
     } catch (error) {
       if (error instanceof KeysUnavailableError) {
         request.log.warn({ err: error.cause }, 'token keys unavailable')
-        throw new HttpProblem(503, 'The keys to check the token with cannot be fetched right now; try again shortly.', {
+        return new HttpProblem(503, 'The keys to check the token with cannot be fetched right now; try again shortly.', {
           'retry-after': '5',
         })
       }
       const code = (error as { code?: string }).code
-      throw invalidToken(code === 'FAST_JWT_EXPIRED' || code === 'ERR_JWT_EXPIRED' ? 'The token has expired.' : 'The token is not valid.')
+      return invalidToken(code === 'FAST_JWT_EXPIRED' || code === 'ERR_JWT_EXPIRED' ? 'The token has expired.' : 'The token is not valid.')
     }
-    if (typeof claims.sub !== 'string' || claims.sub === '') throw invalidToken('The token has no subject (sub).')
+    if (typeof claims.sub !== 'string' || claims.sub === '') return invalidToken('The token has no subject (sub).')
     // Neither library rejects an iat in the future; such a token is forged or from a broken clock.
     if (claims.iat !== undefined && !(typeof claims.iat === 'number' && claims.iat * 1000 <= Date.now() + toleranceMs)) {
-      throw invalidToken('The token is not valid yet.')
+      return invalidToken('The token is not valid yet.')
     }
-    request.userId = claims.sub
+    return claims.sub
+  }
+
+  // The rate limiter identifies the caller before authentication answers: one verification serves both.
+  const verified = new WeakMap<FastifyRequest, Promise<string | HttpProblem>>()
+  function verifyOnce(request: FastifyRequest): Promise<string | HttpProblem> {
+    let outcome = verified.get(request)
+    if (outcome === undefined) verified.set(request, (outcome = verifyRequest(request)))
+    return outcome
+  }
+
+  fastify.decorateRequest('userId', '')
+  fastify.decorate('identify', async (request: FastifyRequest) => {
+    const outcome = await verifyOnce(request)
+    return typeof outcome === 'string' ? outcome : undefined
+  })
+  fastify.decorate('authenticate', async (request: FastifyRequest) => {
+    const outcome = await verifyOnce(request)
+    if (outcome instanceof HttpProblem) throw outcome
+    request.userId = outcome
   })
 }
 

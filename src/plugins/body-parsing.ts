@@ -2,9 +2,15 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { HttpProblem } from '../http/problem.js'
 
-/** Bodies are JSON only: a text body is a 415, not a string that reaches validation as if it were data. */
+/**
+ * Bodies are JSON only: a text body is a 415, not a string that reaches validation as if it were data.
+ * Every route takes at most BODY_LIMIT bytes (413 beyond), read before any parsing.
+ */
 const bodyParsing: FastifyPluginAsync = async (fastify) => {
   fastify.removeContentTypeParser('text/plain')
+  fastify.addHook('onRoute', (route) => {
+    route.bodyLimit ??= fastify.config.BODY_LIMIT
+  })
 }
 
 /**
@@ -24,4 +30,4 @@ export function acceptEmptyBodies(instance: FastifyInstance): void {
   })
 }
 
-export default fp(bodyParsing, { name: 'body-parsing' })
+export default fp(bodyParsing, { name: 'body-parsing', dependencies: ['env'] })

@@ -44,6 +44,8 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
   const listParams = userInPath ? { params: Type.Object({ user_id: UserId }) } : {}
   const ItemParams = userInPath ? Type.Object({ user_id: UserId, id: TaskId }) : Type.Object({ id: TaskId })
 
+  // Counted before authentication answers, so failed attempts count against the client's IP.
+  fastify.addHook('onRequest', fastify.limitRate)
   fastify.addHook('onRequest', fastify.authenticate)
   fastify.addHook('preValidation', async (request) => normalizeTaskInput(request.body))
   if (userInPath) {
@@ -247,7 +249,7 @@ function errorResponses(userInPath: boolean, forTask: boolean) {
 
 export default fp(taskRoutes, {
   name: 'task-routes',
-  dependencies: ['db', 'auth', 'schemas', 'problems', 'body-parsing'],
+  dependencies: ['db', 'auth', 'rate-limit', 'schemas', 'problems', 'body-parsing'],
   // Registered once per path style, each with its own prefix and hooks.
   encapsulate: true,
 })

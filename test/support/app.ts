@@ -9,7 +9,8 @@ export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long'
 
 /** A validated configuration, exactly as the server builds one, from test defaults plus `env`. */
 export function testConfig(env: Record<string, string | undefined> = {}): Config {
-  return loadConfig({ NODE_ENV: 'test', DATABASE_URL: 'memory://', BETTER_AUTH_SECRET: TEST_SECRET, LOG_LEVEL: 'silent', ...env })
+  // Rate limiting is off unless a test turns it on: property tests send hundreds of requests as one user.
+  return loadConfig({ NODE_ENV: 'test', DATABASE_URL: 'memory://', BETTER_AUTH_SECRET: TEST_SECRET, LOG_LEVEL: 'silent', RATE_LIMIT_MAX: '0', ...env })
 }
 
 /** Builds the app the way src/server.ts does (same options, same plugin), ready, and closed when `t` ends. */
