@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { boolean, check, index, pgTable, text, timestamp, uuid, type PgColumn } from 'drizzle-orm/pg-core'
+import { boolean, check, index, integer, pgTable, text, timestamp, uuid, type PgColumn } from 'drizzle-orm/pg-core'
 
 export const PRIORITIES = ['low', 'medium', 'high'] as const
 export const RECURRENCES = ['daily', 'weekly', 'monthly', 'yearly'] as const
@@ -31,6 +31,8 @@ export const tasks = pgTable(
     // The occurrence that completing this recurring task created; kept when the task is un-completed, so
     // completing it again creates no second one. No foreign key: deleting that occurrence must not re-arm it.
     next_task_id: uuid('next_task_id'),
+    // Counts the task's changes: the ETag, and what `If-Match` compares in the same statement as the write.
+    version: integer('version').notNull().default(1),
     created_at: timestamptz('created_at').notNull().defaultNow(),
     updated_at: timestamptz('updated_at').notNull().defaultNow(),
   },

@@ -19,6 +19,12 @@ export interface TaskStats {
   by_priority: Record<Task['priority'], number>
 }
 
+/**
+ * `If-Match`: the versions (ETags) the client accepts; the write happens only if the stored task has one of them,
+ * checked in the write's own statement. Undefined: no condition.
+ */
+export type ExpectedVersions = number[] | undefined
+
 /** The write would leave a recurrence without a due date; the database's check constraint caught it. */
 export class RecurrenceWithoutDueDateError extends Error {}
 
@@ -147,7 +153,7 @@ export class TaskRepository {
    * Applies the given fields. `updated_at` moves only when a value really changes, so a retried write is a no-op;
    * `completed_at` is set when `completed` turns true and cleared when it turns false.
    */
-  async update(userId: string, id: string, changes: Partial<TaskFields>): Promise<Task | undefined> {
+  async update(userId: string, id: string, changes: Partial<TaskFields>, expected?: ExpectedVersions): Promise<Task | undefined> {
     const changed = or(
       ...Object.entries(changes).map(([field, value]) => {
         const column = tasks[field as keyof TaskFields]
@@ -161,23 +167,30 @@ export class TaskRepository {
         completed_at: changes.completed ? sql`case when ${tasks.completed} then ${tasks.completed_at} else now() end` : null,
       }),
       updated_at: sql`case when ${changed} then now() else ${tasks.updated_at} end`,
+      version: sql`case when ${changed} then ${tasks.version} + 1 else ${tasks.version} end`,
     }
     // Only a write that may complete the task can create a next occurrence.
-    return changes.completed === true ? this.completing(userId, id, set, changes) : this.write(userId, id, set)
+    return changes.completed === true ? this.completing(userId, id, set, changes, expected) : this.write(userId, id, set, expected)
   }
 
   /** Flips `completed` in one statement, so two concurrent toggles cannot both read the same old value. */
-  async toggleCompleted(userId: string, id: string): Promise<Task | undefined> {
+  async toggleCompleted(userId: string, id: string, expected?: ExpectedVersions): Promise<Task | undefined> {
     const set = {
       completed: sql`not ${tasks.completed}`,
       completed_at: sql`case when ${tasks.completed} then null else now() end`,
       updated_at: sql`now()`,
+      version: sql`${tasks.version} + 1`,
     }
-    return this.completing(userId, id, set, {})
+    return this.completing(userId, id, set, {}, expected)
   }
 
-  private async write(userId: string, id: string, set: UpdateSet): Promise<Task | undefined> {
-    const [task] = await this.orm.update(tasks).set(set).where(this.owned(userId, id)).returning().catch(recurrenceWithoutDueDate)
+  private async write(userId: string, id: string, set: UpdateSet, expected: ExpectedVersions): Promise<Task | undefined> {
+    const [task] = await this.orm
+      .update(tasks)
+      .set(set)
+      .where(this.owned(userId, id, expected))
+      .returning()
+      .catch(recurrenceWithoutDueDate)
     return task
   }
 
@@ -189,11 +202,17 @@ export class TaskRepository {
    * it (`changes` override the stored fields), with the due date one period later, computed in UTC so month
    * ends clamp (Jan 31 + 1 month = Feb 28 or 29).
    */
-  private async completing(userId: string, id: string, set: UpdateSet, changes: Partial<TaskFields>): Promise<Task | undefined> {
+  private async completing(
+    userId: string,
+    id: string,
+    set: UpdateSet,
+    changes: Partial<TaskFields>,
+    expected: ExpectedVersions,
+  ): Promise<Task | undefined> {
     const field = <K extends keyof TaskFields>(name: K, type: string) =>
       name in changes ? sql`${sql.param(changes[name], tasks[name])}::${sql.raw(type)}` : sql.raw(`target.${name}`)
     const recurrence = field('recurrence', 'text')
-    const target = this.orm.$with('target', { id: tasks.id }).as(sql`select * from ${tasks} where ${this.owned(userId, id)} for update`)
+    const target = this.orm.$with('target', { id: tasks.id }).as(sql`select * from ${tasks} where ${this.owned(userId, id, expected)} for update`)
     const spawned = this.orm.$with('spawned', { id: tasks.id }).as(sql`
       insert into ${tasks} (id, user_id, title, description, priority, tags, due_date, recurrence)
       select ${uuidv7()}::uuid, target.user_id, ${field('title', 'text')}, ${field('description', 'text')},
@@ -209,7 +228,7 @@ export class TaskRepository {
       .with(target, spawned)
       .update(tasks)
       .set({ ...set, next_task_id: sql`coalesce(${tasks.next_task_id}, (select id from spawned))` })
-      .where(this.owned(userId, id))
+      .where(this.owned(userId, id, expected))
       .returning()
       .catch(recurrenceWithoutDueDate)
     return task
@@ -241,8 +260,8 @@ export class TaskRepository {
     return deleted.length
   }
 
-  async delete(userId: string, id: string): Promise<boolean> {
-    const deleted = await this.orm.delete(tasks).where(this.owned(userId, id)).returning({ id: tasks.id })
+  async delete(userId: string, id: string, expected?: ExpectedVersions): Promise<boolean> {
+    const deleted = await this.orm.delete(tasks).where(this.owned(userId, id, expected)).returning({ id: tasks.id })
     return deleted.length > 0
   }
 
@@ -258,8 +277,9 @@ export class TaskRepository {
     return row !== undefined
   }
 
-  private owned(userId: string, id: string): SQL | undefined {
-    return and(eq(tasks.id, id), eq(tasks.user_id, userId))
+  /** The caller's task with this id, and with one of the expected versions when there are any. */
+  private owned(userId: string, id: string, expected?: ExpectedVersions): SQL | undefined {
+    return and(eq(tasks.id, id), eq(tasks.user_id, userId), expected && inArray(tasks.version, expected))
   }
 }
 

@@ -4,7 +4,8 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { HttpProblem } from '../http/problem.js'
 import { acceptEmptyBodies } from '../plugins/body-parsing.js'
-import { DEFAULT_ORDER, RecurrenceWithoutDueDateError, TaskRepository, type Task } from '../repositories/tasks.js'
+import { etagOf, ifMatchVersions, ifNoneMatchMatches } from '../http/etag.js'
+import { DEFAULT_ORDER, RecurrenceWithoutDueDateError, TaskRepository, type ExpectedVersions, type Task } from '../repositories/tasks.js'
 import { decodeCursor, encodeCursor, nextPageLink } from './list-cursor.js'
 import { problemResponse, ValidationProblem } from '../schemas/problem.js'
 import { UUID_PATTERN } from '../schemas/patterns.js'
@@ -30,6 +31,16 @@ const TaskId = Type.String({ format: 'uuid', pattern: UUID_PATTERN, description:
 /** Item routes take no query parameters; an unknown one is a 422, as on the list. */
 const NoQuery = Type.Object({}, { additionalProperties: false })
 const UserId = Type.String({ minLength: 1, description: 'Must equal the token’s `sub`.' })
+const IfMatchHeader = Type.Object({
+  'if-match': Type.Optional(
+    Type.String({ maxLength: 1024, description: 'Write only if the task’s current `ETag` is one of these; else `412` and nothing changes.' }),
+  ),
+})
+const IfNoneMatchHeader = Type.Object({
+  'if-none-match': Type.Optional(
+    Type.String({ maxLength: 1024, description: '`304` without a body when the task’s current `ETag` is one of these.' }),
+  ),
+})
 
 /**
  * The task resource. Registered once per path style: under `/api/tasks` and under `/api/:user_id/tasks`.
@@ -56,9 +67,19 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
     })
   }
 
-  /** Turns a scoped miss into 403 (another user's task) or 404 (no such task). */
-  async function found(task: Task | undefined, userId: string, id: string): Promise<Task> {
+  /**
+   * Turns a scoped miss into 403 (another user's task), 404 (no such task) or, when the write had an `If-Match`
+   * the caller's task no longer satisfies, 412 with the task's current ETag. Runs only after a miss.
+   */
+  async function found(task: Task | undefined, userId: string, id: string, expected?: ExpectedVersions): Promise<Task> {
     if (task !== undefined) return task
+    if (expected !== undefined) {
+      const current = await repository.get(userId, id)
+      if (current !== undefined) {
+        const detail = `Task ${id} has changed since you read it: If-Match does not match its ETag. Fetch it again.`
+        throw new HttpProblem(412, detail, { etag: etagOf(current) })
+      }
+    }
     if (await repository.belongsToAnotherUser(userId, id)) throw new HttpProblem(403, `Task ${id} belongs to another user.`)
     throw new HttpProblem(404, `Task ${id} not found.`)
   }
@@ -107,7 +128,7 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
     },
     async (request, reply) => {
       const task = await repository.create(request.userId, taskFields(request.body)).catch(recurrenceProblem)
-      return reply.code(201).header('location', `/api/tasks/${task.id}`).send(task)
+      return reply.code(201).header('location', `/api/tasks/${task.id}`).header('etag', etagOf(task)).send(task)
     },
   )
 
@@ -152,10 +173,16 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         summary: 'Get one task',
         params: ItemParams,
         querystring: NoQuery,
+        headers: IfNoneMatchHeader,
         response: { 200: ref(TaskSchema), ...errorResponses(userInPath, true) },
       },
     },
-    async (request) => found(await repository.get(request.userId, request.params.id), request.userId, request.params.id),
+    async (request, reply) => {
+      const { userId, params, headers } = request
+      const task = await found(await repository.get(userId, params.id), userId, params.id)
+      reply.header('etag', etagOf(task))
+      return ifNoneMatchMatches(headers['if-none-match'], task) ? reply.code(304).send() : task
+    },
   )
 
   fastify.put(
@@ -167,13 +194,17 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         summary: 'Update some fields of a task',
         params: ItemParams,
         querystring: NoQuery,
+        headers: IfMatchHeader,
         body: ref(TaskUpdate),
         response: { 200: ref(TaskSchema), ...errorResponses(userInPath, true) },
       },
     },
-    async (request) => {
-      const { userId, params, body } = request
-      return found(await repository.update(userId, params.id, taskFields(body)).catch(recurrenceProblem), userId, params.id)
+    async (request, reply) => {
+      const { userId, params, body, headers } = request
+      const expected = ifMatchVersions(headers['if-match'])
+      const updated = await repository.update(userId, params.id, taskFields(body), expected).catch(recurrenceProblem)
+      const task = await found(updated, userId, params.id, expected)
+      return reply.header('etag', etagOf(task)).send(task)
     },
   )
 
@@ -186,12 +217,14 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         summary: 'Delete a task',
         params: ItemParams,
         querystring: NoQuery,
+        headers: IfMatchHeader,
         response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(userInPath, true) },
       },
     },
     async (request, reply) => {
-      const { userId, params } = request
-      if (!(await repository.delete(userId, params.id))) await found(undefined, userId, params.id)
+      const { userId, params, headers } = request
+      const expected = ifMatchVersions(headers['if-match'])
+      if (!(await repository.delete(userId, params.id, expected))) await found(undefined, userId, params.id, expected)
       return reply.code(204).send(null)
     },
   )
@@ -207,7 +240,8 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
           summary: 'Toggle a task, or set whether it is completed',
           description: 'No body, an empty body or `{}` toggles `completed`; `{"completed": true|false}` sets it, and repeating that changes nothing.',
           params: ItemParams,
-        querystring: NoQuery,
+          querystring: NoQuery,
+          headers: IfMatchHeader,
           body: ref(TaskCompletion),
           response: { 200: ref(TaskSchema), ...errorResponses(userInPath, true) },
         },
@@ -216,13 +250,15 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
           if (request.body === undefined) request.body = {}
         },
       },
-      async (request) => {
-        const { userId, params, body } = request
-        const task =
+      async (request, reply) => {
+        const { userId, params, body, headers } = request
+        const expected = ifMatchVersions(headers['if-match'])
+        const written =
           body.completed === undefined
-            ? await repository.toggleCompleted(userId, params.id)
-            : await repository.update(userId, params.id, { completed: body.completed })
-        return found(task, userId, params.id)
+            ? await repository.toggleCompleted(userId, params.id, expected)
+            : await repository.update(userId, params.id, { completed: body.completed }, expected)
+        const task = await found(written, userId, params.id, expected)
+        return reply.header('etag', etagOf(task)).send(task)
       },
     )
   })
