@@ -100,6 +100,7 @@ const INVALID_TOKENS: { name: string; token: () => string }[] = [
   { name: 'no sub', token: () => tokenFor(undefined) },
   { name: 'empty sub', token: () => tokenFor('') },
   { name: 'non-string sub (a number)', token: () => tokenFor(undefined, { sub: 42 }) },
+  { name: 'sub longer than 255 characters', token: () => tokenFor('u'.repeat(256)) },
   { name: 'no exp', token: () => tokenFor(USER, {}, { expiresIn: undefined }) },
   { name: 'exp not a number', token: () => handMade({ sub: USER, iat: now(), exp: String(now() + 600) }) },
   { name: 'alg none, no signature', token: () => createSigner({ algorithm: 'none', expiresIn: 60_000 })({ sub: USER }) },
@@ -308,4 +309,12 @@ t.test('jwksSettings: where the keys are and which iss/aud to expect', async (t)
     jwksSettings(testConfig({ BETTER_AUTH_URL: 'https://auth.example.com', JWKS_URL: 'https://cdn.example.com/keys.json', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' })),
     { url: new URL('https://cdn.example.com/keys.json'), issuer: 'i', audience: 'a' },
   )
+})
+
+t.test('a sub of 255 characters is a user id like any other', async (t) => {
+  const app = await buildApp(t)
+  const sub = 'u'.repeat(255)
+  const created = await app.inject({ method: 'POST', url: '/api/tasks', headers: bearer(sub), payload: { title: 'long id' } })
+  t.equal(created.statusCode, 201)
+  t.equal(json<{ user_id: string }>(created).user_id, sub)
 })

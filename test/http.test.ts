@@ -63,7 +63,7 @@ t.test('an unexpected error is a 500 problem with a request id and nothing else'
   t.notMatch(response.body, /users|password|select|at .*\.ts/, 'no SQL, message or stack')
 })
 
-t.test('health, readiness and the docs', async (t) => {
+t.test('health, readiness and the docs page', async (t) => {
   const server = await buildApp(t)
   const health = await server.inject({ url: '/health' })
   t.equal(health.statusCode, 200)
@@ -76,29 +76,6 @@ t.test('health, readiness and the docs', async (t) => {
   t.equal(page.statusCode, 200)
   t.match(page.headers['content-type'], /^text\/html/)
   t.match(page.body, /swagger-ui/i)
-
-  const document = json<{
-    openapi: string
-    components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> }
-    security: unknown[]
-    paths: Record<string, Record<string, { operationId: string; security?: unknown[] }>>
-  }>(await server.inject({ url: '/docs/json' }))
-  t.equal(document.openapi, '3.1.0')
-  t.same(document.components.securitySchemes, { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } }, 'the Authorize button takes a bearer JWT')
-  t.same(document.security, [{ bearer: [] }])
-  t.same(document.paths['/health']!.get!.security, [], 'public routes need no token')
-  for (const name of ['Task', 'TaskCreate', 'TaskUpdate', 'TaskCompletion', 'Problem', 'ValidationProblem', 'FieldError', 'HealthStatus']) {
-    t.ok(document.components.schemas[name], `component ${name}`)
-  }
-  const text = JSON.stringify(document)
-  t.notMatch(text, /def-\d/, 'no anonymous def-N components')
-  const operationIds = Object.values(document.paths).flatMap((methods) => Object.values(methods).map((operation) => operation.operationId))
-  t.equal(new Set(operationIds).size, operationIds.length, 'operation ids are unique')
-  t.ok(operationIds.includes('listTasks') && operationIds.includes('listTasksForUser'))
-  for (const path of ['/api/tasks/{id}/complete', '/api/{user_id}/tasks/{id}/complete']) {
-    t.equal((document.paths[path]!.patch as { requestBody?: { required?: boolean } }).requestBody?.required, false, `${path}: the body may be omitted`)
-  }
-  t.equal((document.paths['/api/tasks']!.post as { requestBody?: { required?: boolean } }).requestBody?.required, true)
 })
 
 t.test('CORS', async (t) => {

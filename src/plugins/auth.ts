@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import { decodeProtectedHeader } from 'jose'
 import { JWKS_ALGORITHMS, jwksSettings, jwksVerifier, KeysUnavailableError } from '../auth/jwks.js'
 import { HttpProblem } from '../http/problem.js'
+import { MAX_USER_ID_LENGTH } from '../schemas/task.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -77,6 +78,7 @@ const auth: FastifyPluginAsync = async (fastify) => {
       return invalidToken(code === 'FAST_JWT_EXPIRED' || code === 'ERR_JWT_EXPIRED' ? 'The token has expired.' : 'The token is not valid.')
     }
     if (typeof claims.sub !== 'string' || claims.sub === '') return invalidToken('The token has no subject (sub).')
+    if (claims.sub.length > MAX_USER_ID_LENGTH) return invalidToken(`The token's subject (sub) is longer than ${MAX_USER_ID_LENGTH} characters.`)
     // Neither library rejects an iat in the future; such a token is forged or from a broken clock.
     if (claims.iat !== undefined && !(typeof claims.iat === 'number' && claims.iat * 1000 <= Date.now() + toleranceMs)) {
       return invalidToken('The token is not valid yet.')

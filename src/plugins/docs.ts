@@ -2,6 +2,7 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
+import type { Config } from '../config.js'
 
 /**
  * The OpenAPI 3.1 document, built from the routes' TypeBox schemas, at /docs/json, and Swagger UI at /docs.
@@ -14,15 +15,29 @@ const docs: FastifyPluginAsync = async (fastify) => {
       info: {
         title: 'Tasks API',
         version: '0.1.0',
-        description: 'A multi-user todo service. Send `Authorization: Bearer <JWT>` on every `/api` call.',
+        description: [
+          'A multi-user todo service. Send `Authorization: Bearer <JWT>` on every `/api` call.',
+          'Errors are RFC 9457 problem documents (`application/problem+json`) carrying the request id.',
+          'Writes honour `If-Match` and reads `If-None-Match` with the `ETag` of a task.',
+        ].join('\n\n'),
+        license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
       },
+      servers: [server(fastify.config)],
       components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description:
+              'A JWT (RFC 7519) signed with HS256 by the shared secret, or by a key of the Better Auth server’s JWKS (EdDSA, ES256, ES512, RS256, PS256). Verified following the JWT best practices of RFC8725: an allow-list of algorithms per key type (never `none`, never an HMAC with a public key), `exp` required, `nbf`/`iat` not in the future, `iss`/`aud` checked when configured, `sub` names the caller.',
+          },
+        },
       },
       security: [{ bearer: [] }],
       tags: [
         { name: 'tasks', description: 'The caller’s tasks' },
-        { name: 'operations', description: 'Health and readiness' },
+        { name: 'operations', description: 'Health and readiness, for orchestrators' },
       ],
     },
     // Name components after the schemas' $id (Task, Problem, …) instead of def-0, def-1; addSchema requires one.
@@ -33,6 +48,18 @@ const docs: FastifyPluginAsync = async (fastify) => {
     routePrefix: '/docs',
     uiConfig: { persistAuthorization: true, displayRequestDuration: true },
   })
+}
+
+/**
+ * Where clients reach the API: PUBLIC_URL when set; else `/`, the origin that serves the document, which is
+ * right for the docs page and for a generated client pointed at this server.
+ */
+function server({ PUBLIC_URL, NODE_ENV }: Config) {
+  return {
+    url: PUBLIC_URL ?? '/',
+    description: NODE_ENV === 'production' ? 'Production' : 'Local development',
+    'x-internal': false,
+  }
 }
 
 type OpenApiDocument = { paths: Record<string, Record<string, unknown>> }

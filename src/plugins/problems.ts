@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import { isDatabaseUnavailable } from '../db/errors.js'
 import type { Static } from '@sinclair/typebox'
 import { HttpProblem, sendProblem } from '../http/problem.js'
-import type { FieldError } from '../schemas/problem.js'
+import { MAX_FIELD_ERRORS, type FieldError } from '../schemas/problem.js'
 import { PATTERN_MESSAGES } from '../schemas/patterns.js'
 
 /**
@@ -18,7 +18,7 @@ export function sendErrorProblem(error: FastifyError, request: FastifyRequest, r
   }
   if (error.validation) {
     const context = error.validationContext as string
-    const errors = error.validation.map((issue) => fieldError(context, issue))
+    const errors = error.validation.slice(0, MAX_FIELD_ERRORS).map((issue) => fieldError(context, issue))
     const detail = errors.map((issue) => `${issue.path} ${issue.message}`).join('; ')
     return sendProblem(request, reply, 422, `The request is invalid: ${detail}`, errors)
   }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync, RawRequestDefaultExpression } from 'fastify'
 import fp from 'fastify-plugin'
+import { REQUEST_ID_PATTERN } from '../schemas/patterns.js'
 
-/** A caller's X-Request-Id is reused when it is short and plain, so it is safe to log and echo. */
-const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+const SANE_REQUEST_ID = new RegExp(REQUEST_ID_PATTERN)
 
 /** Fastify's `genReqId`: the caller's id when sane, else a new UUID. */
 export function requestIdOf(request: RawRequestDefaultExpression): string {

@@ -1,4 +1,4 @@
-import { Type, type TSchema } from '@sinclair/typebox'
+import { Type } from '@sinclair/typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -7,13 +7,15 @@ import { acceptEmptyBodies } from '../plugins/body-parsing.js'
 import { etagOf, ifMatchVersions, ifNoneMatchMatches } from '../http/etag.js'
 import { DEFAULT_ORDER, RecurrenceWithoutDueDateError, TaskRepository, type ExpectedVersions, type Task } from '../repositories/tasks.js'
 import { decodeCursor, encodeCursor, nextPageLink } from './list-cursor.js'
-import { problemResponse, ValidationProblem } from '../schemas/problem.js'
+import { apiProblems, emptyResponse, jsonResponse } from '../schemas/responses.js'
+import { NoQuery } from '../schemas/no-query.js'
 import { UUID_PATTERN } from '../schemas/patterns.js'
 import { ref } from '../schemas/ref.js'
 import {
   ClearCompletedQuery,
   Task as TaskSchema,
   TaskCompletion,
+  MAX_USER_ID_LENGTH,
   TaskCreate,
   TaskDeletion,
   TaskListQuery,
@@ -27,10 +29,8 @@ export interface TaskRoutesOptions {
   userInPath?: boolean
 }
 
-const TaskId = Type.String({ format: 'uuid', pattern: UUID_PATTERN, description: 'The task id.' })
-/** Item routes take no query parameters; an unknown one is a 422, as on the list. */
-const NoQuery = Type.Object({}, { additionalProperties: false })
-const UserId = Type.String({ minLength: 1, description: 'Must equal the token’s `sub`.' })
+const TaskId = Type.String({ format: 'uuid', maxLength: 36, pattern: UUID_PATTERN, description: 'The task id.' })
+const UserId = Type.String({ minLength: 1, maxLength: MAX_USER_ID_LENGTH, description: 'Must equal the token’s `sub`.' })
 const IfMatchHeader = Type.Object({
   'if-match': Type.Optional(
     Type.String({ maxLength: 1024, description: 'Write only if the task’s current `ETag` is one of these; else `412` and nothing changes.' }),
@@ -91,9 +91,14 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         operationId: operationId('listTasks'),
         tags: ['tasks'],
         summary: 'List the caller’s tasks',
+        description:
+          'Filtered, sorted and paged. Follow `Link: <…>; rel="next"` for the next page; `X-Total-Count` counts every matching task. Ties break on `id`, so paging is stable while tasks change.',
         ...listParams,
         querystring: TaskListQuery,
-        response: { 200: Type.Array(ref(TaskSchema)), ...errorResponses(userInPath, false) },
+        response: {
+          200: jsonResponse('api', 'A page of tasks.', Type.Array(ref(TaskSchema), { maxItems: 500 }), ['Link', 'X-Total-Count']),
+          ...apiProblems({ owned: userInPath }),
+        },
       },
       preValidation: async (request) => normalizeListQuery(request.query),
     },
@@ -120,10 +125,14 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         operationId: operationId('createTask'),
         tags: ['tasks'],
         summary: 'Create a task',
+        description: 'Only `title` is required. Unknown fields are refused with `422`, never dropped.',
         ...listParams,
         querystring: NoQuery,
         body: ref(TaskCreate),
-        response: { 201: ref(TaskSchema), ...errorResponses(userInPath, false) },
+        response: {
+          201: jsonResponse('api', 'The created task.', ref(TaskSchema), ['Location', 'ETag']),
+          ...apiProblems({ body: true, owned: userInPath }),
+        },
       },
     },
     async (request, reply) => {
@@ -142,7 +151,7 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         description: '`overdue` and `by_priority` count pending tasks only.',
         ...listParams,
         querystring: NoQuery,
-        response: { 200: ref(TaskStats), ...errorResponses(userInPath, false) },
+        response: { 200: jsonResponse('api', 'The counts.', ref(TaskStats)), ...apiProblems({ owned: userInPath }) },
       },
     },
     async (request) => repository.stats(request.userId),
@@ -158,7 +167,7 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         description: 'Requires `?status=completed`, so a bare DELETE on the collection can never empty it.',
         ...listParams,
         querystring: ClearCompletedQuery,
-        response: { 200: ref(TaskDeletion), ...errorResponses(userInPath, false) },
+        response: { 200: jsonResponse('api', 'How many tasks were deleted.', ref(TaskDeletion)), ...apiProblems({ owned: userInPath }) },
       },
     },
     async (request) => ({ deleted: await repository.deleteCompleted(request.userId) }),
@@ -171,10 +180,15 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         operationId: operationId('getTask'),
         tags: ['tasks'],
         summary: 'Get one task',
+        description: 'With `If-None-Match` holding the task’s current `ETag`, answers `304` without a body.',
         params: ItemParams,
         querystring: NoQuery,
         headers: IfNoneMatchHeader,
-        response: { 200: ref(TaskSchema), ...errorResponses(userInPath, true) },
+        response: {
+          200: jsonResponse('api', 'The task.', ref(TaskSchema), ['ETag']),
+          304: emptyResponse('api', 'Not modified since the `ETag` in `If-None-Match`.', ['ETag']),
+          ...apiProblems({ task: true, owned: true }),
+        },
       },
     },
     async (request, reply) => {
@@ -192,11 +206,16 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         operationId: operationId('updateTask'),
         tags: ['tasks'],
         summary: 'Update some fields of a task',
+        description:
+          'Fields not sent keep their values. `"completed": true` on a recurring task creates its next occurrence. With `If-Match`, writes only if the task has not changed (`412` otherwise).',
         params: ItemParams,
         querystring: NoQuery,
         headers: IfMatchHeader,
         body: ref(TaskUpdate),
-        response: { 200: ref(TaskSchema), ...errorResponses(userInPath, true) },
+        response: {
+          200: jsonResponse('api', 'The task as updated.', ref(TaskSchema), ['ETag']),
+          ...apiProblems({ body: true, task: true, owned: true, conditional: true }),
+        },
       },
     },
     async (request, reply) => {
@@ -215,10 +234,14 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         operationId: operationId('deleteTask'),
         tags: ['tasks'],
         summary: 'Delete a task',
+        description: 'With `If-Match`, deletes only if the task has not changed (`412` otherwise).',
         params: ItemParams,
         querystring: NoQuery,
         headers: IfMatchHeader,
-        response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(userInPath, true) },
+        response: {
+          204: emptyResponse('api', 'Deleted.'),
+          ...apiProblems({ task: true, owned: true, conditional: true }),
+        },
       },
     },
     async (request, reply) => {
@@ -238,12 +261,16 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
           operationId: operationId('setTaskCompletion'),
           tags: ['tasks'],
           summary: 'Toggle a task, or set whether it is completed',
-          description: 'No body, an empty body or `{}` toggles `completed`; `{"completed": true|false}` sets it, and repeating that changes nothing.',
+          description:
+            'No body, an empty body or `{}` toggles `completed`; `{"completed": true|false}` sets it, and repeating that changes nothing. Completing a recurring task creates its next occurrence, once. With `If-Match`, writes only if the task has not changed (`412` otherwise).',
           params: ItemParams,
           querystring: NoQuery,
           headers: IfMatchHeader,
           body: ref(TaskCompletion),
-          response: { 200: ref(TaskSchema), ...errorResponses(userInPath, true) },
+          response: {
+            200: jsonResponse('api', 'The task as it now is.', ref(TaskSchema), ['ETag']),
+            ...apiProblems({ body: true, task: true, owned: true, conditional: true }),
+          },
         },
         // An absent body means "toggle", like `{}`; a JSON `null` is not absent and fails validation.
         preValidation: async (request) => {
@@ -269,18 +296,6 @@ function recurrenceProblem(error: unknown): never {
   if (!(error instanceof RecurrenceWithoutDueDateError)) throw error
   const message = 'needs a due_date: set one, or set recurrence to null'
   throw new HttpProblem(422, `The request is invalid: /body/recurrence ${message}`, {}, [{ path: '/body/recurrence', message }])
-}
-
-/** The problems a task route can answer; 403 and 404 only where a task id or a user id is in the path. */
-function errorResponses(userInPath: boolean, forTask: boolean) {
-  return {
-    401: problemResponse('Missing, invalid or expired bearer token.'),
-    ...((userInPath || forTask) && { 403: problemResponse('The task, or the user in the path, is not the caller’s.') }),
-    ...(forTask && { 404: problemResponse('No task has this id.') }),
-    422: problemResponse('The request breaks the schema; `errors` names each field.', ValidationProblem as TSchema),
-    500: problemResponse('Unexpected error; quote the request id.'),
-    503: problemResponse('The database is not answering.'),
-  }
 }
 
 export default fp(taskRoutes, {

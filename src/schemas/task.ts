@@ -4,7 +4,20 @@ import { STORABLE_TEXT_PATTERN } from './patterns.js'
 
 /** Dates leave the repository as Date objects and are serialized as RFC 3339 UTC strings with milliseconds. */
 const DateTime = (description: string) =>
-  Type.Unsafe<Date>(Type.String({ format: 'date-time', description, examples: ['2026-11-26T14:50:58.123Z'] }))
+  Type.Unsafe<Date>(Type.String({ format: 'date-time', maxLength: 24, description, examples: ['2026-11-26T14:50:58.123Z'] }))
+
+/** An RFC 3339 date-time as clients send it, with any offset. */
+const DateTimeInput = (description: string) => Type.String({ format: 'date-time', maxLength: 64, description })
+
+/** Counts are 32-bit in the document; no caller holds two billion tasks. */
+const Count = (description?: string) =>
+  Type.Integer({ format: 'int32', minimum: 0, maximum: 2_147_483_647, ...(description !== undefined && { description }) })
+
+const Uuid = (description: string, options: { readOnly?: boolean } = {}) =>
+  Type.String({ format: 'uuid', maxLength: 36, description, ...options })
+
+/** A JWT `sub`: tokens with a longer one are refused. */
+export const MAX_USER_ID_LENGTH = 255
 
 const Title = Type.String({
   minLength: 1,
@@ -37,7 +50,9 @@ const Recurrence = Type.Union([...RECURRENCES.map((period) => Type.Literal(perio
 })
 
 /** A due date as clients send it: an RFC 3339 date-time with an offset, or null for none. */
-const DueDateInput = Type.Union([Type.String({ format: 'date-time', examples: ['2026-12-01T09:00:00Z'] }), Type.Null()])
+const DueDateInput = Type.Union([DateTimeInput('When the task is due; stored in UTC with milliseconds.'), Type.Null()], {
+  examples: ['2026-12-01T09:00:00Z'],
+})
 
 /** The fields a client may write, shared by create and update. */
 const writable = {
@@ -51,8 +66,13 @@ const writable = {
 
 export const Task = Type.Object(
   {
-    id: Type.String({ format: 'uuid', description: 'Server-generated UUIDv7.', readOnly: true }),
-    user_id: Type.String({ description: 'The owner: the `sub` of the token that created the task.', readOnly: true }),
+    id: Uuid('Server-generated UUIDv7.', { readOnly: true }),
+    user_id: Type.String({
+      minLength: 1,
+      maxLength: MAX_USER_ID_LENGTH,
+      description: 'The owner: the `sub` of the token that created the task.',
+      readOnly: true,
+    }),
     title: Title,
     description: Description,
     completed: Completed,
@@ -61,14 +81,35 @@ export const Task = Type.Object(
     tags: Tags,
     due_date: Type.Union([DateTime('When the task is due.'), Type.Null()]),
     recurrence: Recurrence,
-    next_task_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+    next_task_id: Type.Union([Uuid('The next occurrence’s id.'), Type.Null()], {
       readOnly: true,
       description: 'The occurrence that completing this recurring task created.',
     }),
     created_at: DateTime('When the task was created.'),
     updated_at: DateTime('When the task last changed.'),
   },
-  { $id: 'Task', additionalProperties: false },
+  {
+    $id: 'Task',
+    additionalProperties: false,
+    description: 'A task, as stored.',
+    examples: [
+      {
+        id: '0193a1e2-5b7c-7d3e-9f10-2a3b4c5d6e7f',
+        user_id: 'user_2fE9xK',
+        title: 'Water the plants',
+        description: 'The ones on the balcony too',
+        completed: false,
+        completed_at: null,
+        priority: 'high',
+        tags: ['home', 'weekly'],
+        due_date: '2026-12-01T09:00:00.000Z',
+        recurrence: 'weekly',
+        next_task_id: null,
+        created_at: '2026-11-26T14:50:58.123Z',
+        updated_at: '2026-11-26T14:50:58.123Z',
+      },
+    ],
+  },
 )
 
 export const TaskCreate = Type.Object(
@@ -76,7 +117,12 @@ export const TaskCreate = Type.Object(
     title: Title,
     ...writable,
   },
-  { $id: 'TaskCreate', additionalProperties: false },
+  {
+    $id: 'TaskCreate',
+    additionalProperties: false,
+    description: 'A new task: a title, and any other writable field.',
+    examples: [{ title: 'Water the plants', priority: 'high', tags: ['home'], due_date: '2026-12-01T09:00:00Z', recurrence: 'weekly' }],
+  },
 )
 
 export const TaskUpdate = Type.Object(
@@ -84,7 +130,13 @@ export const TaskUpdate = Type.Object(
     title: Type.Optional(Title),
     ...writable,
   },
-  { $id: 'TaskUpdate', additionalProperties: false, minProperties: 1, description: 'Any non-empty subset of the fields.' },
+  {
+    $id: 'TaskUpdate',
+    additionalProperties: false,
+    minProperties: 1,
+    description: 'Any non-empty subset of the writable fields; the others keep their values.',
+    examples: [{ title: 'Water the plants and the herbs', priority: 'medium' }],
+  },
 )
 
 export const TaskCompletion = Type.Object(
@@ -93,6 +145,7 @@ export const TaskCompletion = Type.Object(
     $id: 'TaskCompletion',
     additionalProperties: false,
     description: 'Set `completed` to that value (safe to retry); omit it, or send no body, to toggle.',
+    examples: [{ completed: true }],
   },
 )
 
@@ -102,7 +155,7 @@ export const TaskListQuery = Type.Object(
       Type.Union([Type.Literal('all'), Type.Literal('pending'), Type.Literal('completed')], { description: 'Default: `all`.' }),
     ),
     priority: Type.Optional(
-      Type.Array(Priority, { minItems: 1, description: 'One or more priorities: repeat the parameter or separate by commas.' }),
+      Type.Array(Priority, { minItems: 1, maxItems: 10, description: 'One or more priorities: repeat the parameter or separate by commas.' }),
     ),
     tag: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 32, pattern: STORABLE_TEXT_PATTERN }), {
@@ -119,8 +172,8 @@ export const TaskListQuery = Type.Object(
         description: 'Case-insensitive text in the title or the description; `%` and `_` are literal characters.',
       }),
     ),
-    due_before: Type.Optional(Type.String({ format: 'date-time', description: 'Due strictly before this instant.' })),
-    due_after: Type.Optional(Type.String({ format: 'date-time', description: 'Due at or after this instant.' })),
+    due_before: Type.Optional(DateTimeInput('Due strictly before this instant.')),
+    due_after: Type.Optional(DateTimeInput('Due at or after this instant.')),
     sort: Type.Optional(
       Type.Union(
         ['created', 'updated', 'title', 'due_date', 'priority'].map((key) => Type.Literal(key as 'created' | 'updated' | 'title' | 'due_date' | 'priority')),
@@ -132,7 +185,7 @@ export const TaskListQuery = Type.Object(
         description: 'Default: `desc` for `created`, `updated` and `priority`; `asc` for `title` and `due_date`.',
       }),
     ),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, description: 'Page size. Default: 100.' })),
+    limit: Type.Optional(Type.Integer({ format: 'int32', minimum: 1, maximum: 500, description: 'Page size. Default: 100.' })),
     cursor: Type.Optional(
       Type.String({ minLength: 1, maxLength: 1024, description: 'Opaque: take it from the previous page’s `Link: <…>; rel="next"`.' }),
     ),
@@ -142,22 +195,26 @@ export const TaskListQuery = Type.Object(
 
 export const TaskStats = Type.Object(
   {
-    total: Type.Integer({ minimum: 0 }),
-    completed: Type.Integer({ minimum: 0 }),
-    pending: Type.Integer({ minimum: 0 }),
-    overdue: Type.Integer({ minimum: 0, description: 'Pending tasks whose due date has passed.' }),
+    total: Count('All of the caller’s tasks.'),
+    completed: Count(),
+    pending: Count(),
+    overdue: Count('Pending tasks whose due date has passed.'),
     by_priority: Type.Object(
-      Object.fromEntries(PRIORITIES.map((priority) => [priority, Type.Integer({ minimum: 0 })])) as Record<
-        (typeof PRIORITIES)[number],
-        ReturnType<typeof Type.Integer>
-      >,
+      Object.fromEntries(PRIORITIES.map((priority) => [priority, Count()])) as Record<(typeof PRIORITIES)[number], ReturnType<typeof Count>>,
       { description: 'Pending tasks per priority.' },
     ),
   },
-  { $id: 'TaskStats' },
+  {
+    $id: 'TaskStats',
+    description: 'Counts of the caller’s tasks.',
+    examples: [{ total: 12, completed: 5, pending: 7, overdue: 2, by_priority: { low: 1, medium: 4, high: 2 } }],
+  },
 )
 
-export const TaskDeletion = Type.Object({ deleted: Type.Integer({ minimum: 0 }) }, { $id: 'TaskDeletion' })
+export const TaskDeletion = Type.Object(
+  { deleted: Count('How many tasks were deleted.') },
+  { $id: 'TaskDeletion', description: 'The outcome of clearing completed tasks.', examples: [{ deleted: 3 }] },
+)
 
 export const ClearCompletedQuery = Type.Object(
   { status: Type.Literal('completed', { description: 'Required: only completed tasks can be cleared in bulk.' }) },

@@ -1,0 +1,226 @@
+import { execFile } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import type { LightMyRequestResponse } from 'fastify'
+import { bearer, buildApp, json, type TaskJson } from './support/app.js'
+import { cleanEnv, runNode, SCRIPTS, tempDir } from './support/process.js'
+
+const ROOT = new URL('../', import.meta.url).pathname
+const COMMITTED = join(ROOT, 'openapi.json')
+const BIN = join(ROOT, 'node_modules/.bin')
+
+interface Operation {
+  operationId: string
+  tags?: string[]
+  summary?: string
+  description?: string
+  security?: unknown[]
+  parameters?: { name: string; in: string; required?: boolean }[]
+  responses: Record<string, { description: string; headers?: Record<string, unknown>; content?: Record<string, { schema: unknown }> }>
+}
+interface Document {
+  openapi: string
+  info: { title: string; version: string; license?: unknown }
+  servers: { url: string; description: string }[]
+  security: unknown[]
+  components: { schemas: Record<string, { examples?: unknown[] }>; securitySchemes: Record<string, { type: string; scheme: string; bearerFormat: string }> }
+  paths: Record<string, Record<string, Operation>>
+}
+
+const app = await buildApp(t)
+const served = (await app.inject({ url: '/docs/json' })).body
+const document = JSON.parse(served) as Document
+const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
+  Object.entries(methods).map(([method, operation]) => ({ path, method: method.toUpperCase(), operation })),
+)
+const operation = (id: string) => operations.find(({ operation }) => operation.operationId === id)!.operation
+
+t.test('the served document is the committed openapi.json, byte for byte', async (t) => {
+  const committed = await readFile(COMMITTED, 'utf8')
+  t.equal(`${JSON.stringify(document, null, 2)}\n`, committed, 'the contract changed: run `npm run openapi` and commit openapi.json')
+})
+
+t.test('`npm run openapi` writes that document', async (t) => {
+  const output = join(await tempDir(t), 'openapi.json')
+  const run = await runNode(t, SCRIPTS.openapi, [output], { cwd: ROOT })
+  t.equal(run.code, 0, run.stderr)
+  t.equal(await readFile(output, 'utf8'), await readFile(COMMITTED, 'utf8'))
+})
+
+t.test('OpenAPI 3.1 with every operation named, tagged, summarized and described', async (t) => {
+  t.equal(document.openapi, '3.1.0')
+  const expected = [
+    'getHealth', 'getReadiness',
+    ...['listTasks', 'createTask', 'getTask', 'updateTask', 'deleteTask', 'setTaskCompletion', 'getTaskStats', 'clearCompletedTasks'].flatMap(
+      (name) => [name, `${name}ForUser`],
+    ),
+  ]
+  t.same(operations.map(({ operation }) => operation.operationId).sort(), expected.sort(), 'unique operation ids, one per operation')
+  for (const { path, method, operation } of operations) {
+    t.ok(operation.tags?.length === 1 && operation.summary && operation.description, `${method} ${path}: a tag, a summary and a description`)
+  }
+})
+
+t.test('named components for every public shape, with examples, and no anonymous copies', async (t) => {
+  const names = ['Task', 'TaskCreate', 'TaskUpdate', 'TaskCompletion', 'TaskStats', 'TaskDeletion', 'Problem', 'ValidationProblem', 'FieldError', 'HealthStatus']
+  t.same(Object.keys(document.components.schemas).sort(), names.sort())
+  for (const name of ['Task', 'TaskCreate', 'TaskUpdate', 'TaskCompletion', 'TaskStats', 'TaskDeletion', 'Problem', 'ValidationProblem']) {
+    t.ok(document.components.schemas[name]!.examples?.length, `${name} has an example`)
+  }
+  t.notMatch(served, /def-\d/, 'no def-N names')
+  const taskShape = JSON.stringify((document.components.schemas.Task as { properties: unknown }).properties)
+  t.equal(served.split(taskShape).length - 1, 1, 'the Task shape appears once; everything else refers to it')
+})
+
+t.test('a bearer JWT scheme on every /api operation; the public routes say security: []', async (t) => {
+  t.match(document.components.securitySchemes.bearer, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+  t.same(document.security, [{ bearer: [] }])
+  for (const { path, method, operation } of operations) {
+    if (path.startsWith('/api/')) t.equal(operation.security, undefined, `${method} ${path} inherits the bearer scheme`)
+    else t.same(operation.security, [], `${method} ${path} is public`)
+  }
+})
+
+t.test('every response an operation can give, with its media type and headers', async (t) => {
+  for (const { path, method, operation } of operations) {
+    const statuses = Object.keys(operation.responses)
+    const api = path.startsWith('/api/')
+    const itemRoute = path.endsWith('{id}') || path.endsWith('/complete')
+    const takesBody = ['POST', 'PUT', 'PATCH'].includes(method)
+    const conditional = itemRoute && method !== 'GET'
+    const mustHave = [
+      ...(api ? ['401', '422', '429', '500', '503'] : ['422', '500']),
+      ...(itemRoute || path.includes('{user_id}') ? ['403'] : []),
+      ...(itemRoute ? ['404'] : []),
+      ...(takesBody ? ['400', '413', '415'] : []),
+      ...(conditional ? ['412'] : []),
+    ]
+    for (const status of mustHave) t.ok(statuses.includes(status), `${method} ${path} documents ${status}`)
+    for (const [status, response] of Object.entries(operation.responses)) {
+      const where = `${method} ${path} ${status}`
+      t.not(response.description, 'Default Response', `${where}: described`)
+      t.ok(response.headers?.['X-Request-Id'], `${where}: X-Request-Id`)
+      if (api) t.ok(response.headers?.['RateLimit-Remaining'], `${where}: RateLimit-*`)
+      const mediaTypes = Object.keys(response.content ?? {})
+      if (status === '204' || status === '304') t.same(mediaTypes, [], `${where}: no body`)
+      else if (Number(status) >= 400) t.same(mediaTypes, ['application/problem+json'], `${where}: a problem`)
+      else t.same(mediaTypes, ['application/json'], `${where}: JSON`)
+    }
+    if (api) t.ok(operation.responses['429']!.headers?.['Retry-After'], `${method} ${path} 429: Retry-After`)
+  }
+  const headersOf = (id: string, status: string) => Object.keys(operation(id).responses[status]!.headers ?? {})
+  for (const [id, status, names] of [
+    ['createTask', '201', ['Location', 'ETag']],
+    ['listTasks', '200', ['Link', 'X-Total-Count']],
+    ['getTask', '200', ['ETag']],
+    ['getTask', '304', ['ETag']],
+    ['updateTask', '200', ['ETag']],
+    ['updateTask', '412', ['ETag']],
+    ['setTaskCompletion', '200', ['ETag']],
+    ['listTasks', '401', ['WWW-Authenticate']],
+    ['getReadiness', '503', ['Retry-After']],
+  ] as const) {
+    for (const name of names) t.ok(headersOf(id, status).includes(name), `${id} ${status} declares ${name}`)
+  }
+  const parameter = (id: string, name: string) => operation(id).parameters?.find((candidate) => candidate.name === name)
+  for (const id of ['updateTask', 'deleteTask', 'setTaskCompletion']) {
+    t.match(parameter(id, 'if-match'), { in: 'header', required: false }, `${id} takes an optional If-Match`)
+  }
+  t.match(parameter('getTask', 'if-none-match'), { in: 'header', required: false }, 'getTask takes an optional If-None-Match')
+})
+
+/** What the server really sends matches what the document says it can send. */
+t.test('the document describes what the server really answers', async (t) => {
+  const limited = await buildApp(t, { RATE_LIMIT_MAX: '100', BODY_LIMIT: '1024' })
+  const ann = bearer('ann')
+  const created = await limited.inject({ method: 'POST', url: '/api/tasks', headers: ann, payload: { title: 'documented' } })
+  const id = json<TaskJson>(created).id
+  const etag = created.headers.etag as string
+  const second = json<TaskJson>(await limited.inject({ method: 'POST', url: '/api/tasks', headers: ann, payload: { title: 'second' } }))
+  const exchanges: [string, LightMyRequestResponse][] = [
+    ['createTask', created],
+    ['listTasks', await limited.inject({ url: '/api/tasks?limit=1', headers: ann })],
+    ['getTask', await limited.inject({ url: `/api/tasks/${id}`, headers: ann })],
+    ['getTask', await limited.inject({ url: `/api/tasks/${id}`, headers: { ...ann, 'if-none-match': etag } })],
+    ['updateTask', await limited.inject({ method: 'PUT', url: `/api/tasks/${id}`, headers: ann, payload: { priority: 'high' } })],
+    ['updateTask', await limited.inject({ method: 'PUT', url: `/api/tasks/${id}`, headers: { ...ann, 'if-match': etag }, payload: { priority: 'low' } })],
+    ['updateTask', await limited.inject({ method: 'PUT', url: `/api/tasks/${id}`, headers: { ...ann, 'content-type': 'application/json' }, payload: '{' })],
+    ['updateTask', await limited.inject({ method: 'PUT', url: `/api/tasks/${id}`, headers: { ...ann, 'content-type': 'text/plain' }, payload: 'hi' })],
+    ['updateTask', await limited.inject({ method: 'PUT', url: `/api/tasks/${id}`, headers: ann, payload: { title: 'x'.repeat(2000) } })],
+    ['updateTask', await limited.inject({ method: 'PUT', url: `/api/tasks/${id}`, headers: ann, payload: { title: '' } })],
+    ['getTask', await limited.inject({ url: `/api/tasks/${id}`, headers: bearer('bob') })],
+    ['getTask', await limited.inject({ url: '/api/tasks/0193a1e2-0000-7000-8000-000000000000', headers: ann })],
+    ['listTasks', await limited.inject({ url: '/api/tasks', headers: { authorization: 'Bearer not-a-token' } })],
+    ['setTaskCompletion', await limited.inject({ method: 'PATCH', url: `/api/tasks/${id}/complete`, headers: ann })],
+    ['getTaskStats', await limited.inject({ url: '/api/tasks/stats', headers: ann })],
+    ['clearCompletedTasks', await limited.inject({ method: 'DELETE', url: '/api/tasks?status=completed', headers: ann })],
+    ['deleteTask', await limited.inject({ method: 'DELETE', url: `/api/tasks/${second.id}`, headers: ann })],
+    ['getHealth', await limited.inject({ url: '/health' })],
+    ['getReadiness', await limited.inject({ url: '/ready' })],
+  ]
+  const tight = await buildApp(t, { RATE_LIMIT_MAX: '1' })
+  await tight.inject({ url: '/api/tasks', headers: ann })
+  exchanges.push(['listTasks', await tight.inject({ url: '/api/tasks', headers: ann })])
+
+  const seen = new Set<string>()
+  for (const [id, response] of exchanges) {
+    const status = String(response.statusCode)
+    seen.add(status)
+    const documented = operation(id).responses[status]
+    t.ok(documented, `${id} ${status} is documented`)
+    if (documented === undefined) continue
+    const mediaType = Object.keys(documented.content ?? {})[0]
+    if (mediaType === undefined) t.equal(response.body, '', `${id} ${status}: no body`)
+    else t.equal(response.headers['content-type']?.toString().split(';')[0], mediaType, `${id} ${status}: ${mediaType}`)
+    // Access-Control-Allow-Origin needs an Origin; Link needs a next page; both are sent only then.
+    const sentOnlySometimes = ['Access-Control-Allow-Origin', ...(id === 'listTasks' && status === '200' ? [] : ['Link'])]
+    for (const name of Object.keys(documented.headers ?? {}).filter((header) => !sentOnlySometimes.includes(header))) {
+      t.ok(response.headers[name.toLowerCase()] !== undefined, `${id} ${status} sends ${name}`)
+    }
+  }
+  t.same([...seen].sort(), ['200', '201', '204', '304', '400', '401', '403', '404', '412', '413', '415', '422', '429'], 'every kind of answer was tried')
+})
+
+t.test('servers come from configuration', async (t) => {
+  t.same(document.servers, [{ url: '/', description: 'Local development', 'x-internal': false }], 'by default: wherever the document is served')
+  const production = await buildApp(t, { NODE_ENV: 'production', PUBLIC_URL: 'https://tasks.example.com' })
+  const { servers } = json<Document>(await production.inject({ url: '/docs/json' }))
+  t.same(servers, [{ url: 'https://tasks.example.com', description: 'Production', 'x-internal': false }])
+})
+
+const execFileAsync = promisify(execFile)
+/** The linters' own output, whatever their exit code. */
+async function run(command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(join(BIN, command), args, {
+      cwd: ROOT,
+      env: cleanEnv({ REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', HOME: process.env.HOME }),
+      maxBuffer: 64 * 1024 * 1024,
+    })
+    return { code: 0, stdout, stderr }
+  } catch (error) {
+    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string }
+    return { code, stdout, stderr }
+  }
+}
+
+t.test('Redocly lint, recommended rules: 0 errors, 0 warnings', async (t) => {
+  const lint = await run('redocly', ['lint', 'openapi.json', '--config', 'test/openapi/redocly.yaml', '--format', 'json'])
+  t.equal(lint.code, 0, lint.stderr)
+  const { totals } = JSON.parse(lint.stdout) as { totals: { errors: number; warnings: number; ignored: number } }
+  t.same(totals, { errors: 0, warnings: 0, ignored: 1 }, 'only the one path overlap the contract decides (see .redocly.lint-ignore.yaml)')
+})
+
+t.test('Spectral, spectral:oas and the OWASP ruleset: no errors, no warnings left', async (t) => {
+  const output = join(await tempDir(t), 'spectral.json')
+  const lint = await run('spectral', ['lint', 'openapi.json', '--ruleset', 'test/openapi/spectral.yaml', '--format', 'json', '--output', output, '--fail-severity', 'hint'])
+  const results = JSON.parse(await readFile(output, 'utf8')) as { code: string; message: string; path: string[] }[]
+  t.same(
+    results.map((result) => `${result.code}: ${result.message} at ${result.path.join('.')}`),
+    [],
+    'nothing to report',
+  )
+  t.equal(lint.code, 0, lint.stderr)
+})
