@@ -1,0 +1,194 @@
+import { execFile } from 'node:child_process'
+import { mkdir, writeFile } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import t from 'tap'
+import openapiTS, { astToString, COMMENT_HEADER, type OpenAPI3 } from 'openapi-typescript'
+import { buildApp, tokenFor } from './support/app.js'
+
+/**
+ * A TypeScript client generated from the document the server serves works against that server:
+ * /docs/json → openapi-typescript → test/client/generated/tasks-api.d.ts (git-ignored) → `tsc` over
+ * test/client/flow.ts, an openapi-fetch client written against those types → the flow, run over loopback HTTP.
+ *
+ * The root tsconfig excludes test/client (the generated file does not exist before this test writes it), and
+ * this file loads the flow by a computed URL so that the root `tsc` never follows an import into it.
+ */
+
+const CLIENT_DIR = new URL('./client/', import.meta.url)
+const GENERATED = new URL('./generated/tasks-api.d.ts', CLIENT_DIR)
+const TSCONFIG = fileURLToPath(new URL('./tsconfig.json', CLIENT_DIR))
+const FLOW = pathToFileURL(fileURLToPath(new URL('./flow.ts', CLIENT_DIR))).href
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+const TSC = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url))
+
+/** What test/client/flow.ts returns, as far as this test reads it (the flow's own types are generated ones). */
+interface SeenProblem {
+  status: number
+  title: string
+  detail: string
+  requestIdMatchesHeader: boolean
+  contentType: string | null
+}
+interface SeenValidationProblem extends SeenProblem {
+  firstPath: string
+  paths: string[]
+}
+interface FlowResult {
+  created: { id: string; title: string; priority: string; tags: string[]; location: string | null }[]
+  listing: { query: Record<string, unknown>; pages: { titles: string[]; totalCount: number | null; next: string | null }[] }
+  fetched: { title: string; etag: string }
+  fetchedThroughUserPath: { id: string; user_id: string }
+  updated: { title: string; priority: string; description: string | null; etag: string | null }
+  completed: { completed: boolean; completedAtIsSet: boolean }
+  stats: { total: number; completed: number; pending: number; overdue: number; by_priority: Record<string, number> }
+  deleted: { status: number; getAfterwards: number }
+  errors: {
+    missingToken: SeenProblem & { wwwAuthenticate: string | null }
+    invalidToken: SeenProblem & { wwwAuthenticate: string | null }
+    otherUsersTask: SeenProblem
+    otherUserInPath: SeenProblem
+    staleEtag: SeenProblem & { currentEtag: string | null }
+    unknownId: SeenProblem
+    emptyTitle: SeenValidationProblem
+    wrongPriority: SeenValidationProblem
+  }
+}
+interface FlowModule {
+  runFlow(options: { baseUrl: string; user: { id: string; token: string }; otherUser: { id: string; token: string } }): Promise<FlowResult>
+}
+
+/** Runs tsc; resolves with its exit code and everything it printed. */
+function typeCheck(): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [TSC, '--noEmit', '--pretty', 'false', '-p', TSCONFIG], { cwd: ROOT }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1
+      resolve({ code, output: `${stdout}${stderr}`.trim() })
+    })
+  })
+}
+
+const ALICE = 'client-alice'
+const BOB = 'client-bob'
+const PROBLEM = /^application\/problem\+json/
+const STRONG_ETAG = /^"[^"]*"$/
+
+t.test('a client generated from /docs/json type-checks and works against the server', async (t) => {
+  const timings: Record<string, number> = {}
+  const timed = async <T>(step: string, run: () => Promise<T>): Promise<T> => {
+    const started = performance.now()
+    try {
+      return await run()
+    } finally {
+      timings[step] = Math.round(performance.now() - started)
+    }
+  }
+
+  const server = await timed('build and listen', async () => {
+    const server = await buildApp(t)
+    await server.listen({ host: '127.0.0.1', port: 0 })
+    return server
+  })
+  const baseUrl = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`
+
+  const document = await timed('fetch /docs/json', async () => {
+    const response = await fetch(`${baseUrl}/docs/json`)
+    t.equal(response.status, 200, 'the document is served')
+    return (await response.json()) as OpenAPI3
+  })
+  t.match(document, { openapi: /^3\.1\./ })
+
+  await timed('generate types', async () => {
+    const source = COMMENT_HEADER + astToString(await openapiTS(document, { silent: true }))
+    await mkdir(new URL('./', GENERATED), { recursive: true })
+    await writeFile(GENERATED, source)
+  })
+
+  const checked = await timed('tsc', typeCheck)
+  if (checked.code !== 0) {
+    t.fail(`test/client/flow.ts does not type-check against the generated client types:\n${checked.output}`)
+    return
+  }
+  t.pass('test/client/flow.ts type-checks against the types generated from /docs/json')
+
+  const { runFlow } = (await import(FLOW)) as FlowModule
+  const result = await timed('flow', () =>
+    runFlow({ baseUrl, user: { id: ALICE, token: tokenFor(ALICE) }, otherUser: { id: BOB, token: tokenFor(BOB) } }),
+  )
+
+  t.test('create: 201 with a Location header, tags normalized', async (t) => {
+    t.same(
+      result.created.map(({ title, priority, tags }) => ({ title, priority, tags })),
+      [
+        { title: 'Alpha report', priority: 'high', tags: ['client', 'work'] },
+        { title: 'Bravo call', priority: 'medium', tags: ['client'] },
+        { title: 'Charlie email', priority: 'high', tags: ['client'] },
+        { title: 'Delta invoice', priority: 'low', tags: ['client'] },
+        { title: 'Echo review', priority: 'high', tags: ['other'] },
+        { title: 'Foxtrot plan', priority: 'medium', tags: ['client', 'work'] },
+        { title: 'Golf sync', priority: 'high', tags: ['client'] },
+      ],
+    )
+    for (const { id, location } of result.created) t.equal(location, `/api/tasks/${id}`, 'Location is the canonical URL')
+  })
+
+  t.test('list: filters, X-Total-Count, and Link rel="next" followed to the end', async (t) => {
+    const { pages } = result.listing
+    t.same(
+      pages.map((page) => page.titles),
+      [['Alpha report', 'Bravo call'], ['Charlie email', 'Foxtrot plan'], ['Golf sync']],
+      'high or medium, tagged client, A→Z, two per page: three pages',
+    )
+    t.same(
+      pages.map((page) => page.totalCount),
+      [5, 5, 5],
+      'X-Total-Count counts every match on every page',
+    )
+    t.equal(pages.at(-1)?.next, null, 'the last page has no next link')
+    for (const page of pages.slice(0, -1)) {
+      t.match(page.next, /^\/api\/tasks\?/, 'the next link keeps the path style')
+      const next = new URLSearchParams(page.next?.split('?')[1])
+      t.same(next.getAll('tag'), ['client'], 'and the filters')
+      t.equal(next.get('sort'), 'title')
+      t.equal(next.get('limit'), '2')
+      t.ok(next.get('cursor'), 'and adds a cursor')
+    }
+    t.not(pages[0]?.next, pages[1]?.next, 'each page links to a different cursor')
+  })
+
+  t.test('get, update with If-Match, complete, count, delete', async (t) => {
+    t.equal(result.fetched.title, 'Bravo call')
+    t.match(result.fetched.etag, STRONG_ETAG, 'a strong ETag')
+    t.same(result.fetchedThroughUserPath, { id: result.created[1]?.id, user_id: ALICE }, 'the /api/{user_id}/tasks style serves the same task')
+    t.same(
+      { ...result.updated, etag: undefined },
+      { title: 'Bravo call, rescheduled', priority: 'high', description: null, etag: undefined },
+      'the write guarded by the current ETag went through',
+    )
+    t.match(result.updated.etag, STRONG_ETAG)
+    t.not(result.updated.etag, result.fetched.etag, 'the update changed the ETag')
+    t.same(result.completed, { completed: true, completedAtIsSet: true })
+    t.same(result.stats, { total: 7, completed: 1, pending: 6, overdue: 0, by_priority: { low: 1, medium: 1, high: 4 } })
+    t.same(result.deleted, { status: 204, getAfterwards: 404 })
+  })
+
+  t.test('typed problem bodies', async (t) => {
+    const { errors } = result
+    for (const [name, problem] of Object.entries(errors)) {
+      t.match(problem.contentType, PROBLEM, `${name}: application/problem+json`)
+      t.ok(problem.requestIdMatchesHeader, `${name}: request_id matches X-Request-Id`)
+    }
+    t.match(errors.missingToken, { status: 401, title: 'Unauthorized', wwwAuthenticate: 'Bearer' })
+    t.match(errors.invalidToken, { status: 401, title: 'Unauthorized', wwwAuthenticate: 'Bearer error="invalid_token"' })
+    t.match(errors.otherUsersTask, { status: 403, title: 'Forbidden', detail: /belongs to another user/ })
+    t.match(errors.otherUserInPath, { status: 403, title: 'Forbidden', detail: /user id in the path/ })
+    t.match(errors.staleEtag, { status: 412, title: 'Precondition Failed', currentEtag: result.updated.etag }, 'a stale If-Match loses')
+    t.match(errors.unknownId, { status: 404, title: 'Not Found', detail: /not found/ })
+    t.match(errors.emptyTitle, { status: 422, firstPath: '/body/title' })
+    t.same(errors.emptyTitle.paths, ['/body/title'], 'only the title is wrong')
+    t.match(errors.wrongPriority, { status: 422, firstPath: '/body/priority' }, 'what the types reject, the server rejects')
+  })
+
+  t.comment(`timings (ms): ${JSON.stringify(timings)}`)
+})
