@@ -12,6 +12,7 @@ import problems, { sendErrorProblem } from './plugins/problems.js'
 import rateLimit from './plugins/rate-limit.js'
 import requestId, { requestIdOf } from './plugins/request-id.js'
 import schemas from './plugins/schemas.js'
+import securityHeaders from './plugins/security-headers.js'
 import healthRoutes from './routes/health.js'
 import taskRoutes from './routes/tasks.js'
 
@@ -34,6 +35,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
   await fastify.register(env, { config })
   await fastify.register(problems)
   await fastify.register(requestId)
+  await fastify.register(securityHeaders)
   await fastify.register(bodyParsing)
   await fastify.register(cors)
   await fastify.register(docs)

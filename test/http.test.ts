@@ -111,3 +111,27 @@ t.test('CORS', async (t) => {
   t.notOk(foreign.headers['access-control-allow-origin'])
   t.not(foreign.headers['access-control-allow-origin'], '*')
 })
+
+t.test('security headers: nothing loads from a JSON answer; the docs page runs only its own scripts', async (t) => {
+  const server = await buildApp(t, { PUBLIC_URL: 'https://tasks.example.com/v1' })
+  for (const url of ['/api/tasks', '/health', '/no-such-route']) {
+    const response = await server.inject({ url, headers: bearer('headers-user') })
+    t.equal(response.headers['content-security-policy'], "default-src 'none';frame-ancestors 'none';base-uri 'none';form-action 'none'", url)
+    t.equal(response.headers['x-content-type-options'], 'nosniff')
+    t.equal(response.headers['x-frame-options'], 'DENY')
+    t.equal(response.headers['referrer-policy'], 'no-referrer')
+    t.match(response.headers['strict-transport-security'], /^max-age=\d+/)
+  }
+  const docs = await server.inject({ url: '/docs' })
+  const policy = Object.fromEntries(
+    String(docs.headers['content-security-policy'])
+      .split(';')
+      .map((directive) => directive.trim().split(/\s+/))
+      .filter(([name]) => name)
+      .map(([name, ...sources]) => [name, sources]),
+  )
+  t.same(policy['script-src'], ["'self'"], 'no inline or foreign scripts')
+  t.same(policy['connect-src'], ["'self'", 'https://tasks.example.com'], '"Try it out" may call this server and PUBLIC_URL')
+  t.same(policy['frame-ancestors'], ["'none'"])
+  t.same(policy['object-src'], ["'none'"])
+})

@@ -46,8 +46,29 @@ const docs: FastifyPluginAsync = async (fastify) => {
   })
   await fastify.register(fastifySwaggerUi, {
     routePrefix: '/docs',
-    uiConfig: { persistAuthorization: true, displayRequestDuration: true },
+    uiConfig: { persistAuthorization: true, displayRequestDuration: true, validatorUrl: null },
+    staticCSP: docsContentSecurityPolicy(fastify.config),
   })
+}
+
+/**
+ * The docs page runs Swagger UI's own scripts (no inline ones) and calls the API from "Try it out": its own
+ * origin, or PUBLIC_URL's. Swagger UI injects a few inline styles, which styles alone may use; nothing else
+ * loads, and nobody may frame the page.
+ */
+function docsContentSecurityPolicy({ PUBLIC_URL }: Config): Record<string, string[]> {
+  return {
+    'default-src': ["'self'"],
+    'connect-src': ["'self'", ...(PUBLIC_URL === undefined ? [] : [new URL(PUBLIC_URL).origin])],
+    'img-src': ["'self'", 'data:'],
+    'script-src': ["'self'"],
+    'script-src-attr': ["'none'"],
+    'style-src': ["'self'", "'unsafe-inline'"],
+    'object-src': ["'none'"],
+    'base-uri': ["'self'"],
+    'form-action': ["'self'"],
+    'frame-ancestors': ["'none'"],
+  }
 }
 
 /**
