@@ -191,18 +191,39 @@ t.test('node-postgres: an unreachable database is a 503 within 3 s, and service 
   t.same(json<{ title: string }[]>(resumed).map((task) => task.title), ['before'])
 })
 
-t.test('neon-http: an unreachable Neon endpoint is a 503', withPostgres, async (t) => {
-  const postgresUrl = await createPostgresDatabase(t)
-  const standIn = await startNeonStandIn(postgresUrl)
+t.test('neon-http: a hanging or unreachable Neon endpoint is a 503 within 3 s, and service resumes', withPostgres, async (t) => {
+  const directUrl = new URL(await createPostgresDatabase(t))
+  const proxy = await startTcpProxy(Number(directUrl.port || 5432), directUrl.hostname)
+  t.teardown(() => proxy.cut())
+  const proxiedUrl = new URL(directUrl)
+  proxiedUrl.port = String(proxy.port)
+  // The stand-in reaches PostgreSQL through the proxy: stalling the proxy makes Neon's endpoint hang.
+  const standIn = await startNeonStandIn(proxiedUrl.toString())
   const migrator = await openDatabase(databaseTarget({ DATABASE_URL: standIn.connectionString }), () => {})
   await migrator.migrate()
   const app = await buildApp(t, { DATABASE_URL: standIn.connectionString })
   const auth = bearer('neon-outage')
-  t.equal((await app.inject({ url: '/api/tasks', headers: auth })).statusCode, 200)
+  t.equal((await app.inject({ method: 'POST', url: '/api/tasks', headers: auth, payload: { title: 'before' } })).statusCode, 201)
+
+  proxy.stall()
+  for (const url of ['/api/tasks', '/ready']) {
+    const started = Date.now()
+    const response = await app.inject({ url, headers: auth })
+    t.equal(response.statusCode, 503, `${url} while Neon hangs`)
+    t.ok(Date.now() - started < 3500, `answered within 3 s (${Date.now() - started} ms)`)
+    t.match(json(response), { status: 503, detail: /database/ })
+  }
+  await proxy.cut()
+  await proxy.restore()
+  const resumed = await app.inject({ url: '/api/tasks', headers: auth })
+  t.equal(resumed.statusCode, 200, 'service resumes by itself')
+  t.same(json<{ title: string }[]>(resumed).map((task) => task.title), ['before'])
+
   await standIn.close()
   for (const url of ['/api/tasks', '/ready']) {
     const response = await app.inject({ url, headers: auth })
-    t.equal(response.statusCode, 503, url)
+    t.equal(response.statusCode, 503, `${url} while Neon is unreachable`)
     t.match(json(response), { status: 503, detail: /database/ })
+    t.notMatch(response.body, /127\.0\.0\.1|neon\.tech|fetch/, 'no driver detail')
   }
 })

@@ -38,8 +38,17 @@ const appliedMigrations = pgSchema('drizzle').table('__drizzle_migrations', {
   created_at: bigint('created_at', { mode: 'number' }),
 })
 
-/** How long node-postgres waits for a connection, or for a query's answer, before the request fails as unavailable. */
+/** How long a driver waits for a connection, or for a query's answer, before the request fails as unavailable. */
 const TIMEOUT_MS = 3000
+
+/**
+ * fetch options that abort each Neon HTTP query after `ms`. The driver spreads these options into every fetch
+ * it makes (`{ ...fetchOptions }`), which reads the getter each time: a fresh signal per query. (The other
+ * way, neonConfig.fetchFunction, is global to the process.)
+ */
+function abortingAfter(ms: number): RequestInit {
+  return Object.defineProperty({}, 'signal', { enumerable: true, get: () => AbortSignal.timeout(ms) })
+}
 
 export async function openDatabase(target: DatabaseTarget, onPoolError: (error: Error) => void): Promise<Database> {
   switch (target.driver) {
@@ -60,7 +69,7 @@ export async function openDatabase(target: DatabaseTarget, onPoolError: (error: 
     }
     case 'neon-http': {
       // Stateless HTTP: nothing to open or close.
-      const orm = drizzleNeon({ client: neon(target.url) })
+      const orm = drizzleNeon({ client: neon(target.url, { fetchOptions: abortingAfter(TIMEOUT_MS) }) })
       return database(target.driver, orm, () => migrateNeon(orm, { migrationsFolder }), async () => {})
     }
   }

@@ -39,7 +39,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (typeof code === 'string') {
       if (UNAVAILABLE_NETWORK_CODES.has(code) || /^(08|53|57P)/.test(code)) return true
     }
-    if (/fetch failed|Connection terminated|timeout exceeded when trying to connect|Query read timeout/i.test(current.message)) return true
+    // Neon's HTTP driver: "Error connecting to database: TypeError: fetch failed" (or "TimeoutError: …", aborted).
+    if (/Error connecting to database|fetch failed|Connection terminated|timeout exceeded when trying to connect|Query read timeout/i.test(current.message)) return true
   }
   return false
 }
