@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyServerOptions, RawServerDefault } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from './config.js'
+import { answerClientError } from './http/client-errors.js'
 import { buildValidator } from './http/validation.js'
 import auth from './plugins/auth.js'
 import bodyParsing from './plugins/body-parsing.js'
@@ -19,6 +20,11 @@ import taskRoutes from './routes/tasks.js'
 /** Fastify's own options, shared by the server and the tests so both build exactly the same app. */
 export const serverOptions: FastifyServerOptions<RawServerDefault> = {
   genReqId: requestIdOf,
+  // A whole request (headers and body) must arrive within 30 s, and an idle connection closes after 2 minutes,
+  // so slow or abandoned clients cannot hold sockets open.
+  requestTimeout: 30_000,
+  connectionTimeout: 120_000,
+  clientErrorHandler: answerClientError,
   schemaController: { compilersFactory: { buildValidator } },
   // Malformed URLs are answered by the router before any hook runs: give them the same problem format.
   frameworkErrors: (error, request, reply) => {

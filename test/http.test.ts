@@ -1,3 +1,5 @@
+import { once } from 'node:events'
+import { connect, type AddressInfo } from 'node:net'
 import Fastify from 'fastify'
 import t from 'tap'
 import app, { serverOptions } from '../src/app.js'
@@ -134,4 +136,35 @@ t.test('security headers: nothing loads from a JSON answer; the docs page runs o
   t.same(policy['connect-src'], ["'self'", 'https://tasks.example.com'], '"Try it out" may call this server and PUBLIC_URL')
   t.same(policy['frame-ancestors'], ["'none'"])
   t.same(policy['object-src'], ["'none'"])
+})
+
+/** Sends raw bytes over a new connection and returns everything the server answers before closing it. */
+async function rawExchange(port: number, request: string): Promise<string> {
+  const socket = connect(port, '127.0.0.1')
+  let answer = ''
+  socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk))
+  const closed = once(socket, 'close')
+  socket.end(request)
+  await closed
+  return answer
+}
+
+function problemIn(answer: string): Record<string, unknown> {
+  const [head, body] = answer.split('\r\n\r\n')
+  if (!/content-type: application\/problem\+json/i.test(head ?? '')) throw new Error(`not a problem: ${answer}`)
+  return JSON.parse(body ?? '') as Record<string, unknown>
+}
+
+t.test('requests the HTTP parser refuses still get a problem document', async (t) => {
+  const server = await buildApp(t)
+  await server.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = server.server.address() as AddressInfo
+
+  const malformed = await rawExchange(port, 'GET /api/tasks HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n')
+  t.match(malformed, /^HTTP\/1\.1 400 Bad Request\r\n/)
+  t.match(problemIn(malformed), { type: 'about:blank', title: 'Bad Request', status: 400, request_id: /^[0-9a-f-]{36}$/ })
+
+  const oversized = await rawExchange(port, `GET /api/tasks HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
+  t.match(oversized, /^HTTP\/1\.1 431 /)
+  t.match(problemIn(oversized), { status: 431, title: 'Request Header Fields Too Large' })
 })
