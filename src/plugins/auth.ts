@@ -3,6 +3,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { decodeProtectedHeader } from 'jose'
 import { JWKS_ALGORITHMS, jwksSettings, jwksVerifier, KeysUnavailableError } from '../auth/jwks.js'
+import { VerifiedTokens } from '../auth/verified-tokens.js'
 import { HttpProblem } from '../http/problem.js'
 import { MAX_USER_ID_LENGTH } from '../schemas/task.js'
 
@@ -20,6 +21,9 @@ declare module 'fastify' {
 }
 
 type Claims = Record<string, unknown>
+
+/** Enough for every active user of one instance; about 100 bytes each. */
+const VERIFIED_TOKENS_KEPT = 10_000
 
 /**
  * Bearer tokens, read from the Authorization header only (never from the query string or a cookie, which leak
@@ -57,6 +61,8 @@ const auth: FastifyPluginAsync = async (fastify) => {
     throw new Error(`alg ${alg} is not accepted`)
   }
 
+  const verifiedTokens = new VerifiedTokens(VERIFIED_TOKENS_KEPT)
+
   /** The caller's id, or the problem to answer with. Never throws. */
   async function verifyRequest(request: FastifyRequest): Promise<string | HttpProblem> {
     const token = bearerToken(request.headers.authorization)
@@ -64,6 +70,8 @@ const auth: FastifyPluginAsync = async (fastify) => {
       // RFC 6750 §3.1: no error code when the request carried no token at all.
       return new HttpProblem(401, 'Authentication required: send Authorization: Bearer <token>.', { 'www-authenticate': 'Bearer' })
     }
+    const known = verifiedTokens.get(token, Date.now())
+    if (known !== undefined) return known
     let claims: Claims
     try {
       claims = await verify(token)
@@ -83,6 +91,8 @@ const auth: FastifyPluginAsync = async (fastify) => {
     if (claims.iat !== undefined && !(typeof claims.iat === 'number' && claims.iat * 1000 <= Date.now() + toleranceMs)) {
       return invalidToken('The token is not valid yet.')
     }
+    // Both verifiers require exp, so every verified token has one.
+    verifiedTokens.set(token, claims.sub, (claims.exp as number) * 1000)
     return claims.sub
   }
 
