@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import { neon } from '@neondatabase/serverless'
-import { max, sql } from 'drizzle-orm'
+import { max, sql, type Logger } from 'drizzle-orm'
 import { readMigrationFiles } from 'drizzle-orm/migrator'
 import { drizzle as drizzleNeon } from 'drizzle-orm/neon-http'
 import { migrate as migrateNeon } from 'drizzle-orm/neon-http/migrator'
@@ -28,6 +28,8 @@ export interface Database {
   pendingMigrations(): Promise<number>
   /** Resolves when the database answers a trivial query within `timeoutMs`. */
   ping(timeoutMs: number): Promise<void>
+  /** Calls `listener` with each SQL statement sent, as Drizzle sends it; returns the unsubscribe function. */
+  onQuery(listener: (statement: string) => void): () => void
   close(): Promise<void>
 }
 
@@ -51,33 +53,51 @@ function abortingAfter(ms: number): RequestInit {
 }
 
 export async function openDatabase(target: DatabaseTarget, onPoolError: (error: Error) => void): Promise<Database> {
+  const queries = new QueryListeners()
+  const logger = queries.logger
   switch (target.driver) {
     case 'pglite': {
       // A folder keeps the data across restarts; no folder is an in-memory database for tests and demos.
       // pg_trgm serves text search; Neon and PostgreSQL ship it, PGlite loads it as an extension.
       const options = { extensions: { pg_trgm } }
       const client = target.dataDir === undefined ? new PGlite(options) : new PGlite(target.dataDir, options)
-      const orm = drizzlePglite({ client })
-      return database(target.driver, orm, () => migratePglite(orm, { migrationsFolder }), () => client.close())
+      const orm = drizzlePglite({ client, logger })
+      return database(target.driver, orm, queries, () => migratePglite(orm, { migrationsFolder }), () => client.close())
     }
     case 'node-postgres': {
       const pool = new pg.Pool({ connectionString: target.url, connectionTimeoutMillis: TIMEOUT_MS, query_timeout: TIMEOUT_MS })
       // An idle client losing its connection must not crash the process; the next query reconnects.
       pool.on('error', onPoolError)
-      const orm = drizzleNodePostgres({ client: pool })
-      return database(target.driver, orm, () => migrateNodePostgres(orm, { migrationsFolder }), () => pool.end())
+      const orm = drizzleNodePostgres({ client: pool, logger })
+      return database(target.driver, orm, queries, () => migrateNodePostgres(orm, { migrationsFolder }), () => pool.end())
     }
     case 'neon-http': {
       // Stateless HTTP: nothing to open or close.
-      const orm = drizzleNeon({ client: neon(target.url, { fetchOptions: abortingAfter(TIMEOUT_MS) }) })
-      return database(target.driver, orm, () => migrateNeon(orm, { migrationsFolder }), async () => {})
+      const orm = drizzleNeon({ client: neon(target.url, { fetchOptions: abortingAfter(TIMEOUT_MS) }), logger })
+      return database(target.driver, orm, queries, () => migrateNeon(orm, { migrationsFolder }), async () => {})
     }
+  }
+}
+
+/** Drizzle's logger, fanned out to whoever listens (the statement log at trace level, the round-trip test). */
+class QueryListeners {
+  private readonly listeners = new Set<(statement: string) => void>()
+  readonly logger: Logger = {
+    logQuery: (statement) => {
+      for (const listener of this.listeners) listener(statement)
+    },
+  }
+
+  add(listener: (statement: string) => void): () => void {
+    this.listeners.add(listener)
+    return () => void this.listeners.delete(listener)
   }
 }
 
 function database(
   driver: Database['driver'],
   orm: Orm,
+  queries: QueryListeners,
   migrate: () => Promise<void>,
   close: () => Promise<void>,
 ): Database {
@@ -86,6 +106,7 @@ function database(
     orm,
     migrate,
     close,
+    onQuery: (listener) => queries.add(listener),
     async pendingMigrations() {
       const migrations = readMigrationFiles({ migrationsFolder })
       let lastApplied = 0

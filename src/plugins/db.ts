@@ -25,6 +25,8 @@ const db: FastifyPluginAsync = async (fastify) => {
     fastify.log.warn({ err: error }, 'database connection lost; it reconnects on the next query')
   })
   fastify.addHook('onClose', () => database.close())
+  // Every statement, for an operator who sets LOG_LEVEL=trace (parameters are left out: they hold user data).
+  if (fastify.log.level === 'trace') database.onQuery((statement) => fastify.log.trace({ statement }, 'sql statement'))
   if (database.driver === 'pglite') {
     await database.migrate()
   } else {
