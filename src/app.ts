@@ -25,6 +25,9 @@ export const serverOptions: FastifyServerOptions<RawServerDefault> = {
   requestTimeout: 30_000,
   connectionTimeout: 120_000,
   clientErrorHandler: answerClientError,
+  // A request that reaches a stopping server on a kept-alive connection is still served (then the connection
+  // closes), rather than refused with a 503.
+  return503OnClosing: false,
   schemaController: { compilersFactory: { buildValidator } },
   // Malformed URLs are answered by the router before any hook runs: give them the same problem format.
   frameworkErrors: (error, request, reply) => {

@@ -14,9 +14,20 @@ async function start(): Promise<void> {
   const server = Fastify({ ...serverOptions, logger: { level: config.LOG_LEVEL } })
   server.register(app, { config })
 
+  // Closing waits for every connection to end, but a keep-alive connection busy when the signal came would stay
+  // open, idle, until its keep-alive timeout. So while stopping, each answer closes its connection behind it.
+  let stopping = false
+  server.addHook('onSend', async (_request, reply) => {
+    if (stopping) reply.header('connection', 'close')
+  })
+  server.addHook('onResponse', async () => {
+    if (stopping) server.server.closeIdleConnections()
+  })
+
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger: server.log }, async ({ signal, err }) => {
     if (err) server.log.error({ err }, 'stopping after an unexpected error')
     else server.log.info({ signal }, 'stopping: finishing in-flight requests')
+    stopping = true
     await server.close()
   })
 
