@@ -28,6 +28,8 @@ export const serverOptions: FastifyServerOptions<RawServerDefault> = {
   // A request that reaches a stopping server on a kept-alive connection is still served (then the connection
   // closes), rather than refused with a 503.
   return503OnClosing: false,
+  // The embedded database's WebAssembly start can take seconds on a busy machine; Fastify's default is 10 s.
+  pluginTimeout: 30_000,
   schemaController: { compilersFactory: { buildValidator } },
   // Malformed URLs are answered by the router before any hook runs: give them the same problem format.
   frameworkErrors: (error, request, reply) => {
