@@ -2,7 +2,7 @@ import { and, arrayContains, count, eq, getTableColumns, gte, inArray, lt, ne, o
 import { v7 as uuidv7 } from 'uuid'
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Orm } from '../db/database.js'
-import { violatedConstraint } from '../db/errors.js'
+import { sqlState, violatedConstraint } from '../db/errors.js'
 import { priorityRank, PRIORITIES, RECURRENCE_NEEDS_DUE_DATE, tasks, type TaskRow } from '../db/schema.js'
 
 export type Task = TaskRow
@@ -24,6 +24,9 @@ export interface TaskStats {
  * checked in the write's own statement. Undefined: no condition.
  */
 export type ExpectedVersions = number[] | undefined
+
+/** A listing cursor whose position the database cannot read as its sort's type. */
+export class InvalidCursorError extends Error {}
 
 /** The write would leave a recurrence without a due date; the database's check constraint caught it. */
 export class RecurrenceWithoutDueDateError extends Error {}
@@ -127,7 +130,14 @@ export class TaskRepository {
       .orderBy(sql`${key} ${direction}`, sql`${tasks.id} ${sql.raw(order)}`)
       .limit(limit + 1)
       .as('page')
-    const rows = await this.orm.select().from(counted).leftJoinLateral(page, sql`true`)
+    const rows = await this.orm
+      .select()
+      .from(counted)
+      .leftJoinLateral(page, sql`true`)
+      .catch((error: unknown) => {
+        // A cursor is the client's text: a key its sort's type cannot read (SQLSTATE class 22) is a bad cursor.
+        throw after !== undefined && sqlState(error)?.startsWith('22') ? new InvalidCursorError('unreadable cursor key', { cause: error }) : error
+      })
     const total = rows[0]!.counted.total
     const found = rows.flatMap((row) => (row.page === null ? [] : [row.page]))
     const tasksOnPage = found.slice(0, limit).map(({ sort_key: _key, ...task }) => task)
@@ -200,7 +210,7 @@ export class TaskRepository {
    * transactions). `target` locks the row, so of two concurrent completions the second waits, then sees the
    * first's `next_task_id` and spawns nothing: exactly once. The occurrence copies the task as this write leaves
    * it (`changes` override the stored fields), with the due date one period later, computed in UTC so month
-   * ends clamp (Jan 31 + 1 month = Feb 28 or 29).
+   * ends clamp (Jan 31 + 1 month = Feb 28 or 29). The series ends in year 9999: a date past it cannot be written.
    */
   private async completing(
     userId: string,
@@ -223,6 +233,7 @@ export class TaskRepository {
         ${recurrence}
       from target
       where not target.completed and ${recurrence} is not null and target.next_task_id is null
+        and ${field('due_date', 'timestamptz')} < '9999-01-01T00:00:00Z'
       returning id`)
     const [task] = await this.orm
       .with(target, spawned)

@@ -27,11 +27,14 @@ export function decodeCursor(text: string, ordering: Ordering): Cursor {
     (decoded.k === null || typeof decoded.k === 'string') &&
     typeof decoded.i === 'string' &&
     new RegExp(UUID_PATTERN).test(decoded.i)
-  if (!valid) {
-    const message = 'is not a cursor from this listing: take it from the Link header of the previous page, with the same sort and order'
-    throw new HttpProblem(422, `The request is invalid: /querystring/cursor ${message}`, {}, [{ path: '/querystring/cursor', message }])
-  }
+  if (!valid) throw invalidCursor()
   return { key: decoded!.k as string | null, id: decoded!.i as string }
+}
+
+/** The 422 for a cursor that is not one of ours, or is from another ordering. */
+export function invalidCursor(): HttpProblem {
+  const message = 'is not a cursor from this listing: take it from the Link header of the previous page, with the same sort and order'
+  return new HttpProblem(422, `The request is invalid: /querystring/cursor ${message}`, {}, [{ path: '/querystring/cursor', message }])
 }
 
 /** The URL of the next page: the request's own path (either path style) and parameters, with the new cursor. */

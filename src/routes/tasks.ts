@@ -5,8 +5,8 @@ import fp from 'fastify-plugin'
 import { HttpProblem } from '../http/problem.js'
 import { acceptEmptyBodies } from '../plugins/body-parsing.js'
 import { etagOf, ifMatchVersions, ifNoneMatchMatches } from '../http/etag.js'
-import { DEFAULT_ORDER, RecurrenceWithoutDueDateError, TaskRepository, type ExpectedVersions, type Task } from '../repositories/tasks.js'
-import { decodeCursor, encodeCursor, nextPageLink } from './list-cursor.js'
+import { DEFAULT_ORDER, InvalidCursorError, RecurrenceWithoutDueDateError, TaskRepository, type ExpectedVersions, type Task } from '../repositories/tasks.js'
+import { decodeCursor, encodeCursor, invalidCursor, nextPageLink } from './list-cursor.js'
 import { apiProblems, emptyResponse, jsonResponse } from '../schemas/responses.js'
 import { NoQuery } from '../schemas/no-query.js'
 import { UUID_PATTERN } from '../schemas/patterns.js'
@@ -22,7 +22,7 @@ import {
   TaskStats,
   TaskUpdate,
 } from '../schemas/task.js'
-import { normalizeListQuery, normalizeTaskInput, taskFields } from './task-input.js'
+import { instant, normalizeListQuery, normalizeTaskInput, taskFields } from './task-input.js'
 
 export interface TaskRoutesOptions {
   /** `/api/{user_id}/tasks…`, the original plan's style: the path names the owner, who must be the caller. */
@@ -108,9 +108,11 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
       const page = await repository.list(request.userId, {
         ...filters,
         ...ordering,
-        ...(due_before !== undefined && { due_before: new Date(due_before) }),
-        ...(due_after !== undefined && { due_after: new Date(due_after) }),
+        ...(due_before !== undefined && { due_before: instant(due_before, '/querystring/due_before') }),
+        ...(due_after !== undefined && { due_after: instant(due_after, '/querystring/due_after') }),
         ...(cursor !== undefined && { after: decodeCursor(cursor, ordering) }),
+      }).catch((error: unknown) => {
+        throw error instanceof InvalidCursorError ? invalidCursor() : error
       })
       reply.header('x-total-count', String(page.total))
       if (page.next) reply.header('link', nextPageLink(request.url, encodeCursor(page.next, ordering)))
