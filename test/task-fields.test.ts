@@ -148,3 +148,24 @@ forEachDriver(t, async (t, databaseUrl) => {
     t.equal((await app.inject({ method: 'DELETE', url: '/api/bystander/tasks?status=completed', headers: auth })).statusCode, 403)
   })
 })
+
+t.test('dates PostgreSQL cannot store are a 422 naming the field, not a 500', async (t) => {
+  const app = await buildApp(t)
+  const ann = bearer('dates')
+  for (const due_date of ['0001-01-01T00:00:00+01:00', '0031-12-31T23:59:59.999Z', '0999-12-31T23:59:59Z', '2016-12-31T23:59:60Z', '9999-12-31T23:59:59-23:59']) {
+    const response = await app.inject({ method: 'POST', url: '/api/tasks', headers: ann, payload: { title: 'ancient', due_date } })
+    t.equal(response.statusCode, 422, due_date)
+    t.match(response.json(), { errors: [{ path: '/body/due_date', message: /between 1000-01-01/ }] })
+  }
+  const earliest = await app.inject({ method: 'POST', url: '/api/tasks', headers: ann, payload: { title: 'first day', due_date: '1000-01-01T00:00:00Z' } })
+  t.equal(earliest.statusCode, 201, 'year 1000 in UTC is fine')
+  t.equal(earliest.json().due_date, '1000-01-01T00:00:00.000Z', 'and comes back unchanged')
+  const last = await app.inject({ method: 'POST', url: '/api/tasks', headers: ann, payload: { title: 'last', due_date: '9999-12-31T00:00:00Z', recurrence: 'yearly' } })
+  const completed = await app.inject({ method: 'PATCH', url: `/api/tasks/${last.json().id}/complete`, headers: ann })
+  t.equal(completed.statusCode, 200)
+  t.equal(completed.json().next_task_id, null, 'a yearly series ends in year 9999: no occurrence past it')
+  const query = await app.inject({ url: '/api/tasks?due_before=0001-01-01T00:30:00%2B01:00', headers: ann })
+  t.equal(query.statusCode, 422)
+  t.match(query.json(), { errors: [{ path: '/querystring/due_before' }] })
+  t.equal((await app.inject({ url: '/api/tasks', headers: ann })).headers['x-total-count'], '2', 'nothing else was stored')
+})

@@ -1,3 +1,4 @@
+import { HttpProblem } from '../http/problem.js'
 import type { TaskFields } from '../repositories/tasks.js'
 
 /**
@@ -19,7 +20,25 @@ export function normalizeTaskInput(body: unknown): void {
 /** A validated body as the repository takes it: the due date as a Date. */
 export function taskFields<T extends { due_date?: string | null }>(body: T): Omit<T, 'due_date'> & Pick<Partial<TaskFields>, 'due_date'> {
   const { due_date, ...rest } = body
-  return due_date === undefined ? rest : { ...rest, due_date: due_date === null ? null : new Date(due_date) }
+  return due_date === undefined ? rest : { ...rest, due_date: due_date === null ? null : instant(due_date, '/body/due_date') }
+}
+
+/**
+ * Years 1000 to 9999 in UTC: RFC 3339 writes four-digit years only, and the drivers read timestamps back with
+ * `new Date('0031-12-31 23:59:59+00')`, which V8 takes for 1931 or 2031 below year 100.
+ */
+const EARLIEST = Date.parse('1000-01-01T00:00:00.000Z')
+const LATEST = Date.parse('9999-12-31T23:59:59.999Z')
+
+/**
+ * A validated date-time as a Date; a 422 naming `path` when it is not a real instant (a leap second such as
+ * `23:59:60`) or falls outside years 1000–9999 in UTC.
+ */
+export function instant(text: string, path: string): Date {
+  const date = new Date(text)
+  if (date.getTime() >= EARLIEST && date.getTime() <= LATEST) return date
+  const message = 'must be an instant between 1000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z'
+  throw new HttpProblem(422, `The request is invalid: ${path} ${message}`, {}, [{ path, message }])
 }
 
 /**
