@@ -1,0 +1,136 @@
+/**
+ * The SQL the repository (src/repositories/tasks.ts) sends through Drizzle, written out by hand for the
+ * ceiling: the same statements, byte for byte up to whitespace, so the ceiling measures the same database work.
+ * They were read off the API's own statement log (LOG_LEVEL=trace); run.ts compares them with that log at
+ * every run and warns when the repository has moved on, since the ceiling must then be updated here.
+ */
+
+const COLUMNS = [
+  'id',
+  'user_id',
+  'title',
+  'description',
+  'completed',
+  'completed_at',
+  'priority',
+  'tags',
+  'due_date',
+  'recurrence',
+  'next_task_id',
+  'version',
+  'created_at',
+  'updated_at',
+] as const
+
+const quoted = (names: readonly string[], table?: string) => names.map((name) => (table ? `"${table}"."${name}"` : `"${name}"`)).join(', ')
+const RETURNING = `returning ${quoted(COLUMNS)}`
+
+export type Sort = 'created' | 'updated' | 'title' | 'due_date' | 'priority'
+export type Order = 'asc' | 'desc'
+export type Status = 'all' | 'pending' | 'completed'
+
+export const DEFAULT_ORDER: Record<Sort, Order> = { created: 'desc', updated: 'desc', title: 'asc', due_date: 'asc', priority: 'desc' }
+
+const SORT_KEYS: Record<Sort, string> = {
+  created: '"tasks"."created_at"',
+  updated: '"tasks"."updated_at"',
+  title: 'lower("tasks"."title")',
+  due_date: '"tasks"."due_date"',
+  priority: `(case "tasks"."priority" when 'high' then 3 when 'medium' then 2 else 1 end)`,
+}
+
+export interface ListFilters {
+  status: Status
+  priority: string[] | undefined
+  sort: Sort
+  order: Order
+}
+
+export interface Statement {
+  /** The prepared statement's name: one per distinct text. */
+  name: string
+  text: string
+  values: unknown[]
+}
+
+/**
+ * One page plus the count of every matching task, in one statement: a count subquery left-joined laterally to
+ * the keyset page (here always the first page: the benchmark never sends a cursor).
+ */
+export function listStatement(userId: string, filters: ListFilters, limit: number): Statement {
+  const values: unknown[] = []
+  const param = (value: unknown) => `$${values.push(value)}`
+  const where = () => {
+    const conditions = [`"tasks"."user_id" = ${param(userId)}`]
+    if (filters.status !== 'all') conditions.push(`"tasks"."completed" = ${param(filters.status === 'completed')}`)
+    if (filters.priority !== undefined) conditions.push(`"tasks"."priority" in (${filters.priority.map(param).join(', ')})`)
+    return conditions.length === 1 ? conditions[0]! : `(${conditions.join(' and ')})`
+  }
+  const key = SORT_KEYS[filters.sort]
+  const direction = filters.sort === 'due_date' ? `${filters.order} nulls last` : filters.order
+  const counted = `select count(*) as "total" from "tasks" where ${where()}`
+  const page =
+    `select ${quoted(COLUMNS)}, (${key})::text as "sort_key" from "tasks" where ${where()} ` +
+    `order by ${key} ${direction}, "tasks"."id" ${filters.order} limit ${param(limit + 1)}`
+  const text = `select "total", ${quoted(COLUMNS, 'page')}, "sort_key" from (${counted}) "counted" left join lateral (${page}) "page" on true`
+  const name = `list_${filters.status}_${filters.priority?.length ?? 0}_${filters.sort}_${filters.order}`
+  return { name, text, values }
+}
+
+export function getStatement(userId: string, id: string): Statement {
+  return {
+    name: 'get',
+    text: `select ${quoted(COLUMNS)} from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2)`,
+    values: [id, userId],
+  }
+}
+
+export interface NewTask {
+  title: string
+  description?: string | null
+  completed?: boolean
+  priority?: string
+  tags?: string[]
+  due_date?: Date | null
+}
+
+/** Drizzle writes `default` for each column the request left out, so each combination of fields has its own text. */
+export function createStatement(id: string, userId: string, task: NewTask): Statement {
+  const values: unknown[] = []
+  const param = (value: unknown) => `$${values.push(value)}`
+  const given: Record<string, unknown> = { ...task, id, user_id: userId }
+  const valueOf = (column: (typeof COLUMNS)[number]) => {
+    if (column === 'completed_at') return task.completed ? 'now()' : param(null)
+    return given[column] === undefined ? 'default' : param(given[column])
+  }
+  const text = `insert into "tasks" (${quoted(COLUMNS)}) values (${COLUMNS.map(valueOf).join(', ')}) ${RETURNING}`
+  const name = `create_${COLUMNS.map((column) => (given[column] === undefined ? '0' : '1')).join('')}_${task.completed ? 1 : 0}`
+  return { name, text, values }
+}
+
+/**
+ * `PATCH …/complete` with `{"completed": true}`: sets the flag, moves `updated_at` and `version` only when it
+ * changes, and, when this completes a recurring task for the first time, inserts its next occurrence and links
+ * it, all in one statement. (`{"completed": false}` is a plain update in the repository; the benchmark never
+ * sends it.)
+ */
+export function completeStatement(userId: string, id: string, nextId: string): Statement {
+  const text = `with "target" as (select * from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2) for update), "spawned" as (
+      insert into "tasks" (id, user_id, title, description, priority, tags, due_date, recurrence)
+      select $3::uuid, target.user_id, target.title, target.description,
+        target.priority, target.tags,
+        ((target.due_date) at time zone 'UTC' + case target.recurrence
+          when 'daily' then interval '1 day' when 'weekly' then interval '7 days'
+          when 'monthly' then interval '1 month' when 'yearly' then interval '1 year' end) at time zone 'UTC',
+        target.recurrence
+      from target
+      where not target.completed and target.recurrence is not null and target.next_task_id is null
+        and target.due_date < '9999-01-01T00:00:00Z'
+      returning id) update "tasks" set "completed" = $4, "completed_at" = case when "tasks"."completed" then "tasks"."completed_at" else now() end, "next_task_id" = coalesce("tasks"."next_task_id", (select id from spawned)), "version" = case when "tasks"."completed" is distinct from $5 then "tasks"."version" + 1 else "tasks"."version" end, "updated_at" = case when "tasks"."completed" is distinct from $6 then now() else "tasks"."updated_at" end where ("tasks"."id" = $7 and "tasks"."user_id" = $8) ${RETURNING}`
+  return { name: 'complete', text, values: [id, userId, nextId, true, true, true, id, userId] }
+}
+
+/** Whitespace-insensitive form, to compare with the statements the API logs. */
+export function normalizeSql(text: string): string {
+  return text.replace(/\s+/g, ' ').replace(/\( /g, '(').replace(/ \)/g, ')').trim()
+}
