@@ -18,6 +18,12 @@ export class HttpProblem extends Error {
   }
 }
 
+/** A 422 naming each invalid field, worded as schema validation words it: `The request is invalid: /body/x …`. */
+export function invalidRequest(errors: Static<typeof FieldError>[]): HttpProblem {
+  const detail = errors.map((issue) => `${issue.path} ${issue.message}`).join('; ')
+  return new HttpProblem(422, `The request is invalid: ${detail}`, {}, errors)
+}
+
 /** Sends an RFC 9457 problem document; every one carries the request id so support can find the log line. */
 export function sendProblem(
   request: FastifyRequest,

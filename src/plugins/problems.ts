@@ -2,7 +2,7 @@ import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest, Fa
 import fp from 'fastify-plugin'
 import { isDatabaseUnavailable } from '../db/errors.js'
 import type { Static } from '@sinclair/typebox'
-import { HttpProblem, sendProblem } from '../http/problem.js'
+import { HttpProblem, invalidRequest, sendProblem } from '../http/problem.js'
 import { MAX_FIELD_ERRORS, type FieldError } from '../schemas/problem.js'
 import { PATTERN_MESSAGES } from '../schemas/patterns.js'
 
@@ -18,9 +18,8 @@ export function sendErrorProblem(error: FastifyError, request: FastifyRequest, r
   }
   if (error.validation) {
     const context = error.validationContext as string
-    const errors = error.validation.slice(0, MAX_FIELD_ERRORS).map((issue) => fieldError(context, issue))
-    const detail = errors.map((issue) => `${issue.path} ${issue.message}`).join('; ')
-    return sendProblem(request, reply, 422, `The request is invalid: ${detail}`, errors)
+    const problem = invalidRequest(error.validation.slice(0, MAX_FIELD_ERRORS).map((issue) => fieldError(context, issue)))
+    return sendProblem(request, reply, problem.status, problem.detail, problem.errors)
   }
   if (isDatabaseUnavailable(error)) {
     request.log.warn({ err: error }, 'database unavailable')

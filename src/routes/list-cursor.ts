@@ -1,4 +1,4 @@
-import { HttpProblem } from '../http/problem.js'
+import { invalidRequest, type HttpProblem } from '../http/problem.js'
 import type { Cursor } from '../repositories/tasks.js'
 import { UUID_PATTERN } from '../schemas/patterns.js'
 
@@ -34,7 +34,7 @@ export function decodeCursor(text: string, ordering: Ordering): Cursor {
 /** The 422 for a cursor that is not one of ours, or is from another ordering. */
 export function invalidCursor(): HttpProblem {
   const message = 'is not a cursor from this listing: take it from the Link header of the previous page, with the same sort and order'
-  return new HttpProblem(422, `The request is invalid: /querystring/cursor ${message}`, {}, [{ path: '/querystring/cursor', message }])
+  return invalidRequest([{ path: '/querystring/cursor', message }])
 }
 
 /** The URL of the next page: the request's own path (either path style) and parameters, with the new cursor. */

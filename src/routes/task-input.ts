@@ -1,4 +1,4 @@
-import { HttpProblem } from '../http/problem.js'
+import { invalidRequest } from '../http/problem.js'
 import type { TaskFields } from '../repositories/tasks.js'
 
 /**
@@ -37,8 +37,7 @@ const LATEST = Date.parse('9999-12-31T23:59:59.999Z')
 export function instant(text: string, path: string): Date {
   const date = new Date(text)
   if (date.getTime() >= EARLIEST && date.getTime() <= LATEST) return date
-  const message = 'must be an instant between 1000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z'
-  throw new HttpProblem(422, `The request is invalid: ${path} ${message}`, {}, [{ path, message }])
+  throw invalidRequest([{ path, message: 'must be an instant between 1000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z' }])
 }
 
 /**

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { HttpProblem } from '../http/problem.js'
+import { HttpProblem, invalidRequest } from '../http/problem.js'
 import { acceptEmptyBodies } from '../plugins/body-parsing.js'
 import { etagOf, ifMatchVersions, ifNoneMatchMatches } from '../http/etag.js'
 import { DEFAULT_ORDER, InvalidCursorError, RecurrenceWithoutDueDateError, TaskRepository, type ExpectedVersions, type Task } from '../repositories/tasks.js'
@@ -296,8 +296,7 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
 /** The database refused a recurrence without a due date (checked in the write itself): a validation problem. */
 function recurrenceProblem(error: unknown): never {
   if (!(error instanceof RecurrenceWithoutDueDateError)) throw error
-  const message = 'needs a due_date: set one, or set recurrence to null'
-  throw new HttpProblem(422, `The request is invalid: /body/recurrence ${message}`, {}, [{ path: '/body/recurrence', message }])
+  throw invalidRequest([{ path: '/body/recurrence', message: 'needs a due_date: set one, or set recurrence to null' }])
 }
 
 export default fp(taskRoutes, {
