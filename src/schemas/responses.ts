@@ -1,5 +1,6 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 import { PROBLEM_CONTENT_TYPE } from '../http/problem.js'
+import { Count } from './count.js'
 import { REQUEST_ID_PATTERN } from './patterns.js'
 import { Problem, ValidationProblem } from './problem.js'
 import { ref } from './ref.js'
@@ -8,8 +9,6 @@ import { ref } from './ref.js'
  * Documented responses, headers included, for the OpenAPI document (and so for generated clients). Fastify
  * serializes the `content` schemas; the headers are documentation of what the plugins and handlers set.
  */
-
-const Count = (description: string) => Type.Integer({ format: 'int32', minimum: 0, maximum: 2_147_483_647, description })
 
 /** Headers, by name as clients read them. */
 export const HEADERS = {

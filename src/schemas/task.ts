@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import { PRIORITIES, RECURRENCES } from '../db/schema.js'
+import { Count } from './count.js'
 import { STORABLE_TEXT_PATTERN } from './patterns.js'
 
 /** Dates leave the repository as Date objects and are serialized as RFC 3339 UTC strings with milliseconds. */
@@ -8,10 +9,6 @@ const DateTime = (description: string) =>
 
 /** An RFC 3339 date-time as clients send it, with any offset. */
 const DateTimeInput = (description: string) => Type.String({ format: 'date-time', maxLength: 64, description })
-
-/** Counts are 32-bit in the document; no caller holds two billion tasks. */
-const Count = (description?: string) =>
-  Type.Integer({ format: 'int32', minimum: 0, maximum: 2_147_483_647, ...(description !== undefined && { description }) })
 
 const Uuid = (description: string, options: { readOnly?: boolean } = {}) =>
   Type.String({ format: 'uuid', maxLength: 36, description, ...options })
