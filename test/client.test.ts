@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
-import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import t from 'tap'
 import openapiTS, { astToString, COMMENT_HEADER, type OpenAPI3 } from 'openapi-typescript'
-import { buildApp, tokenFor } from './support/app.js'
+import type { FlowModule } from './client/result.js'
+import { buildApp, listen, tokenFor } from './support/app.js'
 
 /**
  * A TypeScript client generated from the document the server serves works against that server:
@@ -22,42 +22,6 @@ const TSCONFIG = fileURLToPath(new URL('./tsconfig.json', CLIENT_DIR))
 const FLOW = pathToFileURL(fileURLToPath(new URL('./flow.ts', CLIENT_DIR))).href
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const TSC = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url))
-
-/** What test/client/flow.ts returns, as far as this test reads it (the flow's own types are generated ones). */
-interface SeenProblem {
-  status: number
-  title: string
-  detail: string
-  requestIdMatchesHeader: boolean
-  contentType: string | null
-}
-interface SeenValidationProblem extends SeenProblem {
-  firstPath: string
-  paths: string[]
-}
-interface FlowResult {
-  created: { id: string; title: string; priority: string; tags: string[]; location: string | null }[]
-  listing: { query: Record<string, unknown>; pages: { titles: string[]; totalCount: number | null; next: string | null }[] }
-  fetched: { title: string; etag: string }
-  fetchedThroughUserPath: { id: string; user_id: string }
-  updated: { title: string; priority: string; description: string | null; etag: string | null }
-  completed: { completed: boolean; completedAtIsSet: boolean }
-  stats: { total: number; completed: number; pending: number; overdue: number; by_priority: Record<string, number> }
-  deleted: { status: number; getAfterwards: number }
-  errors: {
-    missingToken: SeenProblem & { wwwAuthenticate: string | null }
-    invalidToken: SeenProblem & { wwwAuthenticate: string | null }
-    otherUsersTask: SeenProblem
-    otherUserInPath: SeenProblem
-    staleEtag: SeenProblem & { currentEtag: string | null }
-    unknownId: SeenProblem
-    emptyTitle: SeenValidationProblem
-    wrongPriority: SeenValidationProblem
-  }
-}
-interface FlowModule {
-  runFlow(options: { baseUrl: string; user: { id: string; token: string }; otherUser: { id: string; token: string } }): Promise<FlowResult>
-}
 
 /** Runs tsc; resolves with its exit code and everything it printed. */
 function typeCheck(): Promise<{ code: number; output: string }> {
@@ -85,12 +49,7 @@ t.test('a client generated from /docs/json type-checks and works against the ser
     }
   }
 
-  const server = await timed('build and listen', async () => {
-    const server = await buildApp(t)
-    await server.listen({ host: '127.0.0.1', port: 0 })
-    return server
-  })
-  const baseUrl = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`
+  const baseUrl = await timed('build and listen', async () => listen(await buildApp(t)))
 
   const document = await timed('fetch /docs/json', async () => {
     const response = await fetch(`${baseUrl}/docs/json`)

@@ -9,6 +9,7 @@
  */
 import createClient from 'openapi-fetch'
 import type { components, paths } from './generated/tasks-api.js'
+import type { FlowOptions, FlowResult, SeenProblem, SeenValidationProblem } from './result.js'
 
 export type Task = components['schemas']['Task']
 export type TaskCreate = components['schemas']['TaskCreate']
@@ -34,54 +35,6 @@ export type GeneratedTypesArePrecise = [
   Assert<Equals<ListQuery['priority'], Priority[] | undefined>>,
   Assert<Equals<ListQuery['tag'], string[] | undefined>>,
 ]
-
-export interface FlowOptions {
-  /** Origin of a running server, such as `http://127.0.0.1:41234`. */
-  baseUrl: string
-  /** The caller: a user id and a bearer token whose `sub` is that id. */
-  user: { id: string; token: string }
-  /** Another user, whose token must not reach the caller's tasks. */
-  otherUser: { id: string; token: string }
-}
-
-/** What a problem answer looked like, as the client saw it. */
-export interface SeenProblem {
-  status: number
-  title: string
-  detail: string
-  requestIdMatchesHeader: boolean
-  contentType: string | null
-}
-
-export interface SeenValidationProblem extends SeenProblem {
-  /** `error.errors[0].path`: the first invalid field, such as `/body/title`. */
-  firstPath: string
-  paths: string[]
-}
-
-export interface FlowResult {
-  created: { id: string; title: string; priority: Priority; tags: string[]; location: string | null }[]
-  listing: {
-    query: ListQuery
-    pages: { titles: string[]; totalCount: number | null; next: string | null }[]
-  }
-  fetched: { title: string; etag: string }
-  fetchedThroughUserPath: { id: string; user_id: string }
-  updated: { title: string; priority: Priority; description: string | null; etag: string | null }
-  completed: { completed: boolean; completedAtIsSet: boolean }
-  stats: TaskStats
-  deleted: { status: number; getAfterwards: number }
-  errors: {
-    missingToken: SeenProblem & { wwwAuthenticate: string | null }
-    invalidToken: SeenProblem & { wwwAuthenticate: string | null }
-    otherUsersTask: SeenProblem
-    otherUserInPath: SeenProblem
-    staleEtag: SeenProblem & { currentEtag: string | null }
-    unknownId: SeenProblem
-    emptyTitle: SeenValidationProblem
-    wrongPriority: SeenValidationProblem
-  }
-}
 
 /** Tasks the flow creates: five of them match the list filters below, two do not. */
 const SEED: TaskCreate[] = [
