@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
-import { bearer, buildApp, json, tokenFor, type TaskJson } from './support/app.js'
-import { fetchFromPage, launchChromium, listen, servePage, watchProblems, type PageFetchResult } from './support/browser.js'
+import { bearer, buildApp, json, listen, tokenFor, type TaskJson } from './support/app.js'
+import { fetchFromPage, launchChromium, servePage, watchProblems, type PageFetchResult } from './support/browser.js'
 
 // Real Chromium against the API over loopback HTTP: what Swagger UI and a frontend on another origin see.
 // Screenshots go to test/artifacts/ (git-ignored) for a human to look at when something breaks.

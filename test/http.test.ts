@@ -1,9 +1,9 @@
 import { once } from 'node:events'
-import { connect, type AddressInfo } from 'node:net'
+import { connect } from 'node:net'
 import Fastify from 'fastify'
 import t from 'tap'
 import app, { serverOptions } from '../src/app.js'
-import { bearer, buildApp, json, testConfig } from './support/app.js'
+import { bearer, buildApp, json, listen, testConfig } from './support/app.js'
 
 const PROBLEM = /^application\/problem\+json/
 
@@ -156,9 +156,7 @@ function problemIn(answer: string): Record<string, unknown> {
 }
 
 t.test('requests the HTTP parser refuses still get a problem document', async (t) => {
-  const server = await buildApp(t)
-  await server.listen({ host: '127.0.0.1', port: 0 })
-  const { port } = server.server.address() as AddressInfo
+  const port = Number(new URL(await listen(await buildApp(t))).port)
 
   const malformed = await rawExchange(port, 'GET /api/tasks HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n')
   t.match(malformed, /^HTTP\/1\.1 400 Bad Request\r\n/)

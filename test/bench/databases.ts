@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import pg from 'pg'
 import { openDatabase, type Orm } from '../../src/db/database.js'
+import { adminQuery } from '../support/drivers.js'
 
 /**
  * A fresh `tasks_bench_*` database on the admin URL's server, migrated with the project's own migrations, and
@@ -20,7 +21,7 @@ export interface BenchDatabase {
 
 export async function createPostgresDatabase(adminUrl: string, keep: boolean): Promise<BenchDatabase> {
   const name = `tasks_bench_${Date.now()}_${randomBytes(3).toString('hex')}`
-  await admin(adminUrl, `create database ${name}`)
+  await adminQuery(adminUrl, `create database ${name}`)
   const url = new URL(adminUrl)
   url.pathname = `/${name}`
   const migrating = await openDatabase({ driver: 'node-postgres', url: url.href }, (error) => console.warn(`bench: ${error.message}`))
@@ -37,18 +38,8 @@ export async function createPostgresDatabase(adminUrl: string, keep: boolean): P
     orm: drizzle({ client: pool }),
     async drop() {
       await pool.end()
-      if (!keep) await admin(adminUrl, `drop database if exists ${name} with (force)`)
+      if (!keep) await adminQuery(adminUrl, `drop database if exists ${name} with (force)`)
     },
-  }
-}
-
-async function admin(adminUrl: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl })
-  await client.connect()
-  try {
-    await client.query(statement)
-  } finally {
-    await client.end()
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Test } from 'tap'
+import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import { createSigner } from 'fast-jwt'
 import app, { serverOptions } from '../../src/app.js'
@@ -21,6 +22,12 @@ export async function buildApp(t: Test, env: Record<string, string | undefined> 
   t.teardown(() => server.close())
   await server.ready()
   return server
+}
+
+/** Starts `app` on a loopback port of the OS's choosing (closed by buildApp's teardown) and returns its base URL. */
+export async function listen(app: FastifyInstance): Promise<string> {
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
 }
 
 /** A valid HS256 token for `sub`; `claims` and `options` override what a real client would get. */

@@ -4,7 +4,6 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { FastifyInstance } from 'fastify'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import type { Test } from 'tap'
 
@@ -43,12 +42,6 @@ export async function launchChromium(t: Test): Promise<BrowserContext> {
     await rm(profile, { recursive: true, force: true })
   })
   return context
-}
-
-/** Starts `app` on a loopback port of the OS's choosing (closed by buildApp's teardown) and returns its base URL. */
-export async function listen(app: FastifyInstance): Promise<string> {
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
 }
 
 export interface PageServer {

@@ -20,15 +20,16 @@ export const DRIVERS: DriverName[] = TEST_DATABASE_URL === undefined ? ['pglite'
 export async function createPostgresDatabase(t: Test): Promise<string> {
   if (TEST_DATABASE_URL === undefined) throw new Error('TEST_DATABASE_URL is not set')
   const name = `tasks_test_${randomBytes(6).toString('hex')}`
-  await adminQuery(`create database ${name}`)
-  t.teardown(() => adminQuery(`drop database if exists ${name} with (force)`))
+  await adminQuery(TEST_DATABASE_URL, `create database ${name}`)
+  t.teardown(() => adminQuery(TEST_DATABASE_URL as string, `drop database if exists ${name} with (force)`))
   const url = new URL(TEST_DATABASE_URL)
   url.pathname = `/${name}`
   return url.toString()
 }
 
-async function adminQuery(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL })
+/** One statement on its own connection, such as `create database`, which cannot run inside a pool's transaction. */
+export async function adminQuery(url: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {
     await client.query(statement)
