@@ -5,11 +5,14 @@ import { answerClientError } from './http/client-errors.js'
 import { buildValidator } from './http/validation.js'
 import auth from './plugins/auth.js'
 import bodyParsing from './plugins/body-parsing.js'
+import clock from './plugins/clock.js'
 import cors from './plugins/cors.js'
 import db from './plugins/db.js'
 import docs from './plugins/docs.js'
 import env from './plugins/env.js'
+import idempotency from './plugins/idempotency.js'
 import problems, { sendErrorProblem } from './plugins/problems.js'
+import purge from './plugins/purge.js'
 import rateLimit from './plugins/rate-limit.js'
 import requestId, { requestIdOf } from './plugins/request-id.js'
 import schemas from './plugins/schemas.js'
@@ -39,11 +42,16 @@ export const serverOptions: FastifyServerOptions<RawServerDefault> = {
 
 export interface AppOptions {
   config: Config
+  /** The application's clock; tests pass their own to move time without sleeping. */
+  now?: () => Date
+  /** How long a retry waits for the first request with its Idempotency-Key before 409; tests shorten it. */
+  inFlightWaitMs?: number
 }
 
 /** The whole application as one plugin. The order is the dependency order: env → db → auth → routes. */
-const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
+const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, now, inFlightWaitMs }) => {
   await fastify.register(env, { config })
+  await fastify.register(clock, { ...(now && { now }) })
   await fastify.register(problems)
   await fastify.register(requestId)
   await fastify.register(securityHeaders)
@@ -53,7 +61,9 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
   await fastify.register(schemas)
   await fastify.register(db)
   await fastify.register(auth)
+  await fastify.register(idempotency, { ...(inFlightWaitMs !== undefined && { inFlightWaitMs }) })
   await fastify.register(rateLimit)
+  await fastify.register(purge)
   await fastify.register(healthRoutes)
   await fastify.register(taskRoutes, { prefix: '/api/tasks' })
   await fastify.register(taskRoutes, { prefix: '/api/:user_id/tasks', userInPath: true })

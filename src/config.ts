@@ -26,6 +26,7 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_WINDOW: Type.String({ default: '1 minute' }),
   REDIS_URL: Type.Optional(Type.String()),
   BODY_LIMIT: Type.Integer({ minimum: 1, maximum: 1_073_741_824, default: 65_536 }),
+  SYNC_RETENTION: Type.String({ default: '30 days' }),
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -109,8 +110,8 @@ function consistencyProblems(config: Config): string[] {
   if (config.REDIS_URL !== undefined && !hasProtocol(config.REDIS_URL, ['redis:', 'rediss:'])) {
     problems.push('REDIS_URL: not a redis:// or rediss:// URL')
   }
-  if (rateLimitWindowMs(config) === undefined) {
-    problems.push(`RATE_LIMIT_WINDOW: "${config.RATE_LIMIT_WINDOW}" is not milliseconds or a duration such as 1 minute`)
+  for (const [name, example] of [['RATE_LIMIT_WINDOW', '1 minute'], ['SYNC_RETENTION', '30 days']] as const) {
+    if (durationMs(config[name]) === undefined) problems.push(`${name}: "${config[name]}" is not milliseconds or a duration such as ${example}`)
   }
   if (config.JWKS_URL !== undefined && config.BETTER_AUTH_URL === undefined) {
     for (const name of ['JWT_ISSUER', 'JWT_AUDIENCE'] as const) {
@@ -132,10 +133,20 @@ export function corsOrigins(config: Config): string[] {
   return config.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean)
 }
 
-/** RATE_LIMIT_WINDOW in milliseconds: plain digits, or a duration such as `1 minute` or `30s`; undefined when neither. */
+/** RATE_LIMIT_WINDOW in milliseconds. */
 export function rateLimitWindowMs(config: Config): number | undefined {
-  const window = config.RATE_LIMIT_WINDOW.trim()
-  const ms = /^\d+$/.test(window) ? Number(window) : parseDuration(window)
+  return durationMs(config.RATE_LIMIT_WINDOW)
+}
+
+/** SYNC_RETENTION in milliseconds. */
+export function syncRetentionMs(config: Config): number | undefined {
+  return durationMs(config.SYNC_RETENTION)
+}
+
+/** Plain digits (milliseconds), or a duration such as `1 minute`, `30s` or `30 days`; undefined when neither. */
+function durationMs(text: string): number | undefined {
+  const trimmed = text.trim()
+  const ms = /^\d+$/.test(trimmed) ? Number(trimmed) : parseDuration(trimmed)
   return ms !== undefined && Number.isSafeInteger(ms) && ms > 0 ? ms : undefined
 }
 

@@ -95,13 +95,13 @@ t.test('CORS', async (t) => {
   t.equal(preflight.headers['access-control-allow-origin'], 'https://app.example.com')
   t.equal(preflight.headers['access-control-allow-credentials'], 'true')
   t.match(preflight.headers['access-control-allow-methods'], /GET.*POST.*PUT.*PATCH.*DELETE/)
-  t.match(preflight.headers['access-control-allow-headers'], /Authorization.*Content-Type.*If-Match.*If-None-Match.*X-Request-Id/)
+  t.match(preflight.headers['access-control-allow-headers'], /Authorization.*Content-Type.*If-Match.*If-None-Match.*Idempotency-Key.*X-Request-Id/)
 
   const actual = await server.inject({ url: '/api/tasks', headers: { origin: 'http://localhost:3000', ...bearer('cors-user') } })
   t.equal(actual.statusCode, 200)
   t.equal(actual.headers['access-control-allow-origin'], 'http://localhost:3000')
   t.equal(actual.headers['access-control-allow-credentials'], 'true')
-  t.equal(actual.headers['access-control-expose-headers'], 'Link, X-Total-Count, ETag, Location, X-Request-Id')
+  t.equal(actual.headers['access-control-expose-headers'], 'Link, X-Total-Count, ETag, Location, Idempotency-Replayed, X-Request-Id')
 
   const foreignPreflight = await server.inject({
     method: 'OPTIONS',

@@ -53,7 +53,7 @@ t.test('OpenAPI 3.1 with every operation named, tagged, summarized and described
   t.equal(document.openapi, '3.1.0')
   const expected = [
     'getHealth', 'getReadiness',
-    ...['listTasks', 'createTask', 'getTask', 'updateTask', 'deleteTask', 'setTaskCompletion', 'getTaskStats', 'clearCompletedTasks'].flatMap(
+    ...['listTasks', 'createTask', 'getTask', 'updateTask', 'deleteTask', 'setTaskCompletion', 'getTaskStats', 'clearCompletedTasks', 'listTaskChanges'].flatMap(
       (name) => [name, `${name}ForUser`],
     ),
   ]
@@ -64,9 +64,9 @@ t.test('OpenAPI 3.1 with every operation named, tagged, summarized and described
 })
 
 t.test('named components for every public shape, with examples, and no anonymous copies', async (t) => {
-  const names = ['Task', 'TaskCreate', 'TaskUpdate', 'TaskCompletion', 'TaskStats', 'TaskDeletion', 'Problem', 'ValidationProblem', 'FieldError', 'HealthStatus']
+  const names = ['Task', 'TaskCreate', 'TaskUpdate', 'TaskCompletion', 'TaskStats', 'TaskDeletion', 'TaskChanges', 'Tombstone', 'Problem', 'ValidationProblem', 'FieldError', 'HealthStatus']
   t.same(Object.keys(document.components.schemas).sort(), names.sort())
-  for (const name of ['Task', 'TaskCreate', 'TaskUpdate', 'TaskCompletion', 'TaskStats', 'TaskDeletion', 'Problem', 'ValidationProblem']) {
+  for (const name of ['Task', 'TaskCreate', 'TaskUpdate', 'TaskCompletion', 'TaskStats', 'TaskDeletion', 'TaskChanges', 'Tombstone', 'Problem', 'ValidationProblem']) {
     t.ok(document.components.schemas[name]!.examples?.length, `${name} has an example`)
   }
   t.notMatch(served, /def-\d/, 'no def-N names')
@@ -90,12 +90,15 @@ t.test('every response an operation can give, with its media type and headers', 
     const itemRoute = path.endsWith('{id}') || path.endsWith('/complete')
     const takesBody = ['POST', 'PUT', 'PATCH'].includes(method)
     const conditional = itemRoute && method !== 'GET'
+    const idempotent = method === 'POST' || (itemRoute && method !== 'GET')
     const mustHave = [
       ...(api ? ['401', '422', '429', '500', '503'] : ['422', '500']),
       ...(itemRoute || path.includes('{user_id}') ? ['403'] : []),
       ...(itemRoute ? ['404'] : []),
       ...(takesBody ? ['400', '413', '415'] : []),
       ...(conditional ? ['412'] : []),
+      ...(idempotent ? ['409'] : []),
+      ...(path.endsWith('/changes') ? ['410'] : []),
     ]
     for (const status of mustHave) t.ok(statuses.includes(status), `${method} ${path} documents ${status}`)
     for (const [status, response] of Object.entries(operation.responses)) {
@@ -127,6 +130,10 @@ t.test('every response an operation can give, with its media type and headers', 
   const parameter = (id: string, name: string) => operation(id).parameters?.find((candidate) => candidate.name === name)
   for (const id of ['updateTask', 'deleteTask', 'setTaskCompletion']) {
     t.match(parameter(id, 'if-match'), { in: 'header', required: false }, `${id} takes an optional If-Match`)
+  }
+  for (const [id, status] of [['createTask', '201'], ['updateTask', '200'], ['deleteTask', '204'], ['setTaskCompletion', '200']] as const) {
+    t.match(parameter(id, 'idempotency-key'), { in: 'header', required: false }, `${id} takes an optional Idempotency-Key`)
+    t.ok(headersOf(id, status).includes('Idempotency-Replayed'), `${id} ${status} declares Idempotency-Replayed`)
   }
   t.match(parameter('getTask', 'if-none-match'), { in: 'header', required: false }, 'getTask takes an optional If-None-Match')
 })
@@ -160,6 +167,19 @@ t.test('the document describes what the server really answers', async (t) => {
     ['getHealth', await limited.inject({ url: '/health' })],
     ['getReadiness', await limited.inject({ url: '/ready' })],
   ]
+  // Replays: the first response again, marked.
+  const keyed = { method: 'POST' as const, url: '/api/tasks', headers: { ...ann, 'idempotency-key': 'documented' }, payload: { title: 'keyed' } }
+  await limited.inject(keyed)
+  const replays = new Set([await limited.inject(keyed)])
+  exchanges.push(['createTask', [...replays][0]!])
+  // The change feed, and a token past SYNC_RETENTION (1 ms here).
+  const changes = await limited.inject({ url: '/api/tasks/changes', headers: ann })
+  exchanges.push(['listTaskChanges', changes])
+  const forgetful = await buildApp(t, { SYNC_RETENTION: '1', RATE_LIMIT_MAX: '100' })
+  const token = json<{ next: string }>(await forgetful.inject({ url: '/api/tasks/changes', headers: ann })).next
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  exchanges.push(['listTaskChanges', await forgetful.inject({ url: `/api/tasks/changes?since=${token}`, headers: ann })])
+
   const tight = await buildApp(t, { RATE_LIMIT_MAX: '1' })
   await tight.inject({ url: '/api/tasks', headers: ann })
   exchanges.push(['listTasks', await tight.inject({ url: '/api/tasks', headers: ann })])
@@ -175,12 +195,17 @@ t.test('the document describes what the server really answers', async (t) => {
     if (mediaType === undefined) t.equal(response.body, '', `${id} ${status}: no body`)
     else t.equal(response.headers['content-type']?.toString().split(';')[0], mediaType, `${id} ${status}: ${mediaType}`)
     // Access-Control-Allow-Origin needs an Origin; Link needs a next page; both are sent only then.
-    const sentOnlySometimes = ['Access-Control-Allow-Origin', ...(id === 'listTasks' && status === '200' ? [] : ['Link'])]
+    // Idempotency-Replayed marks replays only.
+    const sentOnlySometimes = [
+      'Access-Control-Allow-Origin',
+      ...(id === 'listTasks' && status === '200' ? [] : ['Link']),
+      ...(replays.has(response) ? [] : ['Idempotency-Replayed']),
+    ]
     for (const name of Object.keys(documented.headers ?? {}).filter((header) => !sentOnlySometimes.includes(header))) {
       t.ok(response.headers[name.toLowerCase()] !== undefined, `${id} ${status} sends ${name}`)
     }
   }
-  t.same([...seen].sort(), ['200', '201', '204', '304', '400', '401', '403', '404', '412', '413', '415', '422', '429'], 'every kind of answer was tried')
+  t.same([...seen].sort(), ['200', '201', '204', '304', '400', '401', '403', '404', '410', '412', '413', '415', '422', '429'], 'every kind of answer was tried')
 })
 
 t.test('servers come from configuration', async (t) => {

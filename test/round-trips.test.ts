@@ -47,6 +47,18 @@ forEachDriver(t, async (t, databaseUrl) => {
   const current = (await app.inject({ url: `/api/tasks/${first.id}`, headers: ann })).headers.etag as string
   await roundTrips('delete, If-Match', { method: 'DELETE', url: `/api/tasks/${first.id}`, headers: { 'if-match': current } }, 204)
   await roundTrips('clear completed', { method: 'DELETE', url: '/api/tasks?status=completed' }, 200)
+  const changes = await roundTrips('changes, from nothing', { url: '/api/tasks/changes?limit=1' }, 200)
+  await roundTrips('changes, since', { url: `/api/tasks/changes?since=${json<{ next: string }>(changes).next}` }, 200)
+
+  // An Idempotency-Key is recorded in the write's own statement.
+  const keyed = { method: 'POST' as const, url: '/api/tasks', headers: { 'idempotency-key': 'round-trips-create' }, payload: { title: 'keyed' } }
+  const created = json<TaskJson>(await roundTrips('create with a key', keyed, 201))
+  // A replayed create re-runs its write, which the recorded key rolls back, then reads the record: two.
+  await roundTrips('create with a used key (replayed)', keyed, 201, 2)
+  const keyedDelete = { method: 'DELETE' as const, url: `/api/tasks/${created.id}`, headers: { 'idempotency-key': 'round-trips-delete' } }
+  await roundTrips('delete with a key', keyedDelete, 204)
+  // The task is gone, so the write matches nothing and the same statement returns the record: one.
+  await roundTrips('delete with a used key (replayed)', keyedDelete, 204)
   await roundTrips('readiness', { url: '/ready' }, 200)
 
   // The failure paths may take a second look, to tell another user's task from a missing one.

@@ -1,9 +1,10 @@
 import { sql } from 'drizzle-orm'
-import { boolean, check, index, integer, pgTable, text, timestamp, uuid, type PgColumn } from 'drizzle-orm/pg-core'
+import { bigint, boolean, check, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uuid, type PgColumn } from 'drizzle-orm/pg-core'
 
 export const PRIORITIES = ['low', 'medium', 'high'] as const
 export const RECURRENCES = ['daily', 'weekly', 'monthly', 'yearly'] as const
 export const RECURRENCE_NEEDS_DUE_DATE = 'tasks_recurrence_needs_due_date'
+export const IDEMPOTENCY_KEY = 'idempotency_keys_pkey'
 
 /**
  * Priorities in their order of importance (high 3, medium 2, low 1). The priority sort and its index both use
@@ -13,6 +14,21 @@ export const priorityRank = (priority: PgColumn) => sql`(case ${priority} when '
 
 /** Millisecond precision: what the wire format and a JavaScript Date carry, so a stored value round-trips exactly. */
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, precision: 3 })
+
+/**
+ * The id of the transaction running the statement (64-bit, never wraps). Every write stamps it on the rows it
+ * changes; the change feed orders by it (see TaskRepository.changes).
+ */
+export const currentTransactionId = sql`pg_current_xact_id()::text::bigint`
+
+/**
+ * The oldest transaction still running when the statement's snapshot was taken: every transaction below it has
+ * ended. The change feed shows only changes below it (see TaskRepository.changes).
+ */
+export const feedHorizon = sql`pg_snapshot_xmin(pg_current_snapshot())::text::bigint`
+
+/** Rows that are tasks; the others are tombstones, kept for sync until purged. */
+const live = (table: { deleted_at: PgColumn }) => sql`${table.deleted_at} is null`
 
 /** Column keys are the API's snake_case field names, so a row is already the wire shape. */
 export const tasks = pgTable(
@@ -35,18 +51,27 @@ export const tasks = pgTable(
     version: integer('version').notNull().default(1),
     created_at: timestamptz('created_at').notNull().defaultNow(),
     updated_at: timestamptz('updated_at').notNull().defaultNow(),
+    // Set when the task is deleted: the row stays as a tombstone for sync, and every other query skips it.
+    deleted_at: timestamptz('deleted_at'),
+    // The transaction that last changed the task: its position in the change feed.
+    change_xid: bigint('change_xid', { mode: 'bigint' }).notNull().default(currentTransactionId),
   },
   (table) => [
-    // One index per list order, each leading with the owner, so every list is an index range scan.
-    index('tasks_user_created_idx').on(table.user_id, table.created_at, table.id),
-    index('tasks_user_updated_idx').on(table.user_id, table.updated_at, table.id),
-    index('tasks_user_title_idx').on(table.user_id, sql`lower(${table.title})`, table.id),
-    index('tasks_user_due_date_idx').on(table.user_id, table.due_date, table.id),
-    index('tasks_user_priority_idx').on(table.user_id, priorityRank(table.priority), table.id),
+    // One index per list order, each leading with the owner, so every list is an index range scan. They hold
+    // tasks only: tombstones cost listing nothing.
+    index('tasks_user_created_idx').on(table.user_id, table.created_at, table.id).where(live(table)),
+    index('tasks_user_updated_idx').on(table.user_id, table.updated_at, table.id).where(live(table)),
+    index('tasks_user_title_idx').on(table.user_id, sql`lower(${table.title})`, table.id).where(live(table)),
+    index('tasks_user_due_date_idx').on(table.user_id, table.due_date, table.id).where(live(table)),
+    index('tasks_user_priority_idx').on(table.user_id, priorityRank(table.priority), table.id).where(live(table)),
     // Tag filters (`tags @> …`) without reading every task of the owner.
     index('tasks_tags_idx').using('gin', table.tags),
     // Counting by status reads the index alone.
-    index('tasks_user_completed_idx').on(table.user_id, table.completed),
+    index('tasks_user_completed_idx').on(table.user_id, table.completed).where(live(table)),
+    // The change feed: one user's tasks and tombstones in change order.
+    index('tasks_user_changes_idx').on(table.user_id, table.change_xid, table.id),
+    // The purge finds expired tombstones without reading the tasks.
+    index('tasks_deleted_at_idx').on(table.deleted_at).where(sql`${table.deleted_at} is not null`),
     // Text search (`ilike '%…%'`) through trigrams; the pg_trgm extension is created by migration 0002.
     index('tasks_title_trgm_idx').using('gin', sql`${table.title} gin_trgm_ops`),
     index('tasks_description_trgm_idx').using('gin', sql`${table.description} gin_trgm_ops`),
@@ -63,3 +88,25 @@ export const tasks = pgTable(
 )
 
 export type TaskRow = typeof tasks.$inferSelect
+
+/**
+ * Retry-safe writes: a write sent with an `Idempotency-Key` records the key and its response in the same
+ * statement, so a retry gets that response again instead of writing twice. Keys are the caller's own.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    user_id: text('user_id').notNull(),
+    key: text('key').notNull(),
+    // A hash of the method, path and body: the same key with another request is refused.
+    fingerprint: text('fingerprint').notNull(),
+    status: smallint('status').notNull(),
+    // The task the response carried, as the write returned it; null for a response without a body.
+    task: jsonb('task'),
+    // From the application's clock, which the expiry and the purge compare against.
+    created_at: timestamptz('created_at').notNull(),
+  },
+  (table) => [primaryKey({ name: IDEMPOTENCY_KEY, columns: [table.user_id, table.key] }), index('idempotency_keys_created_at_idx').on(table.created_at)],
+)
+
+export type IdempotencyKeyRow = typeof idempotencyKeys.$inferSelect

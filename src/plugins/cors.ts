@@ -12,8 +12,8 @@ const cors: FastifyPluginAsync = async (fastify) => {
     origin: corsOrigins(fastify.config),
     credentials: true,
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'X-Request-Id'],
-    exposedHeaders: ['Link', 'X-Total-Count', 'ETag', 'Location', 'X-Request-Id'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'X-Request-Id'],
+    exposedHeaders: ['Link', 'X-Total-Count', 'ETag', 'Location', 'Idempotency-Replayed', 'X-Request-Id'],
     maxAge: 600,
     // An OPTIONS request that is not a preflight gets the same 204 (with no CORS grant unless the origin is
     // allowed) instead of @fastify/cors's plain-text 400.

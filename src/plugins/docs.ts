@@ -37,6 +37,7 @@ const docs: FastifyPluginAsync = async (fastify) => {
       security: [{ bearer: [] }],
       tags: [
         { name: 'tasks', description: 'The caller’s tasks' },
+        { name: 'sync', description: 'Incremental sync for offline clients: changed tasks and tombstones since a token' },
         { name: 'operations', description: 'Health and readiness, for orchestrators' },
       ],
     },

@@ -1,11 +1,26 @@
-import { and, arrayContains, count, eq, getTableColumns, gte, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm'
+import { and, arrayContains, count, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, ne, or, sql, type SQL, type SQLWrapper, type WithSubquery } from 'drizzle-orm'
 import { v7 as uuidv7 } from 'uuid'
-import type { PgUpdateSetSource } from 'drizzle-orm/pg-core'
+import type { PgUpdateSetSource, WithSubqueryWithSelection } from 'drizzle-orm/pg-core'
 import type { Orm } from '../db/database.js'
 import { sqlState, violatedConstraint } from '../db/errors.js'
-import { priorityRank, PRIORITIES, RECURRENCE_NEEDS_DUE_DATE, tasks, type TaskRow } from '../db/schema.js'
+import {
+  currentTransactionId,
+  feedHorizon,
+  IDEMPOTENCY_KEY,
+  idempotencyKeys,
+  priorityRank,
+  PRIORITIES,
+  RECURRENCE_NEEDS_DUE_DATE,
+  tasks,
+  type IdempotencyKeyRow,
+} from '../db/schema.js'
 
-export type Task = TaskRow
+/** The columns a task has on the wire; the change feed's bookkeeping stays in the database. */
+const { deleted_at: _deletedAt, change_xid: _changeXid, ...TASK_COLUMNS } = getTableColumns(tasks)
+export type Task = { [K in keyof typeof TASK_COLUMNS]: (typeof tasks.$inferSelect)[K] }
+/** The feed carries no versions: an ETag comes with a task read or written by itself. */
+const { version: _version, ...FEED_TASK_COLUMNS } = TASK_COLUMNS
+export type FeedTask = Omit<Task, 'version'>
 /** What a write sets: values, or SQL computed from the row being written. */
 type UpdateSet = PgUpdateSetSource<typeof tasks>
 
@@ -24,6 +39,73 @@ export interface TaskStats {
  * checked in the write's own statement. Undefined: no condition.
  */
 export type ExpectedVersions = number[] | undefined
+
+/** A write sent with an `Idempotency-Key`: recorded with its response in the write's own statement. */
+export interface IdempotencyClaim {
+  key: string
+  /** Identifies the request (method, path, body): the key may be reused only for the same one. */
+  fingerprint: string
+  /** The status the write answers with when it succeeds. */
+  status: number
+  /** The application's clock: when the key is recorded. */
+  now: Date
+}
+
+/** How long a key is remembered: a retry within it gets the first response; later, the key is free again. */
+export const IDEMPOTENCY_KEY_LIFETIME_MS = 24 * 60 * 60 * 1000
+
+/** The first response to a request whose `Idempotency-Key` a later one reused. */
+export class RecordedResponse {
+  constructor(
+    readonly fingerprint: string,
+    readonly status: number,
+    /** The task the response carried; null for a response without a body. */
+    readonly task: Task | null,
+  ) {}
+}
+
+/** A task, or what the first request with this write's Idempotency-Key answered, or a miss (undefined). */
+export type WriteResult = Task | RecordedResponse | undefined
+
+/** A deleted task in the change feed. */
+export interface Tombstone {
+  id: string
+  deleted: true
+  deleted_at: Date
+}
+
+/** A place in the change feed: after the change that transaction `xid` made to task `id`. */
+export interface FeedPosition {
+  xid: bigint
+  id: string
+}
+
+export interface ChangesOptions {
+  /** Where the client's replica stands; absent: from nothing. */
+  after?: FeedPosition
+  /** Tombstones older than this the client never needs: it began after them. Absent: this read's horizon. */
+  floor?: bigint
+  limit: number
+}
+
+export interface ChangesPage {
+  /** Oldest first; each task at most once, in its latest state. */
+  changes: (FeedTask | Tombstone)[]
+  /** Where the next request continues. */
+  position: FeedPosition
+  /** Where a client that starts from nothing may skip tombstones (this read's horizon, for a first read). */
+  floor: bigint
+  /** More changes are ready now. */
+  hasMore: boolean
+  /**
+   * When a full page stops: the time of its last change. Every change after the position was made after it,
+   * so tombstones older than it are never needed to continue. Absent when the page reaches the horizon.
+   */
+  lastChangedAt?: Date
+}
+
+/** The position before every change. */
+const FEED_START: FeedPosition = { xid: 0n, id: '00000000-0000-0000-0000-000000000000' }
 
 /** A listing cursor whose position the database cannot read as its sort's type. */
 export class InvalidCursorError extends Error {}
@@ -76,6 +158,19 @@ const SORT_KEYS = {
 
 const DEFAULT_LIMIT = 100
 
+/** Rows that are tasks, not tombstones. */
+const live = isNull(tasks.deleted_at)
+
+/**
+ * A write as its parts: the statement (an insert or update returning TASK_COLUMNS) and the common table
+ * expressions it reads. Run as `with …, written as (statement) select … from written`, so the same statement
+ * serves a plain write and one that records an Idempotency-Key beside it.
+ */
+interface Write {
+  with: WithSubquery[]
+  statement: SQLWrapper
+}
+
 /** Newest, and most important, first; titles and due dates soonest first. */
 export const DEFAULT_ORDER = { created: 'desc', updated: 'desc', title: 'asc', due_date: 'asc', priority: 'desc' } as const
 
@@ -100,6 +195,7 @@ export class TaskRepository {
     const { key, type } = SORT_KEYS[sort]
     const filters = and(
       eq(tasks.user_id, userId),
+      live,
       status === 'all' ? undefined : eq(tasks.completed, status === 'completed'),
       priority === undefined ? undefined : inArray(tasks.priority, priority),
       tag === undefined ? undefined : arrayContains(tasks.tags, tag),
@@ -124,7 +220,7 @@ export class TaskRepository {
     // lateral join still yields the count when the page is empty.
     const counted = this.orm.select({ total: sql<number>`count(*)`.mapWith(Number).as('total') }).from(tasks).where(filters).as('counted')
     const page = this.orm
-      .select({ ...getTableColumns(tasks), sort_key: sql<string | null>`(${key})::text`.as('sort_key') })
+      .select({ ...TASK_COLUMNS, sort_key: sql<string | null>`(${key})::text`.as('sort_key') })
       .from(tasks)
       .where(and(filters, afterCursor))
       .orderBy(sql`${key} ${direction}`, sql`${tasks.id} ${sql.raw(order)}`)
@@ -145,25 +241,75 @@ export class TaskRepository {
     return { tasks: tasksOnPage, total, ...(last && { next: { key: last.sort_key, id: last.id } }) }
   }
 
-  async create(userId: string, fields: Pick<TaskFields, 'title'> & Partial<TaskFields>): Promise<Task> {
-    const [task] = await this.orm
+  /**
+   * The caller's changes after `after`, oldest first: tasks in their latest state, and tombstones.
+   *
+   * Why a client applying every page ends with exactly the live tasks, however writes interleave:
+   * - Every write stamps the rows it changes with its transaction id (`change_xid`), and the feed is ordered by
+   *   (`change_xid`, `id`). A later change to a row moves it to its later transaction's place, so no row is ever
+   *   behind a position a client holds without being re-sent once it changes.
+   * - Transaction ids are handed out in order, but transactions commit in any order: a naive `revision > N`
+   *   would move past a slow writer's row before it commits, and miss it forever. So a read returns only rows
+   *   of transactions older than the *horizon*: the oldest transaction still running when the read's snapshot
+   *   was taken (`pg_snapshot_xmin(pg_current_snapshot())`). Every transaction below it has ended: its rows are
+   *   final and visible to this read; every transaction that can still commit has an id at or above it. So a
+   *   position below the horizon never has a change land behind it.
+   * - A page that reaches the horizon moves the position to the horizon itself, so a client caught up never
+   *   re-reads what it has.
+   * The cost: a long-running transaction anywhere in the database cluster holds the horizon back, so changes
+   * after it reach clients late (never lost). Every write here is one short statement.
+   */
+  async changes(userId: string, { after = FEED_START, floor, limit }: ChangesOptions): Promise<ChangesPage> {
+    const horizon = feedHorizon
+    const page = this.orm
+      .select({ ...FEED_TASK_COLUMNS, deleted_at: tasks.deleted_at, change_xid: tasks.change_xid })
+      .from(tasks)
+      .where(
+        and(
+          eq(tasks.user_id, userId),
+          lt(tasks.change_xid, horizon),
+          sql`(${tasks.change_xid}, ${tasks.id}) > (${after.xid}, ${after.id}::uuid)`,
+          // A client starting from nothing has no use for tasks deleted before it began.
+          or(live, gte(tasks.change_xid, floor ?? horizon)),
+        ),
+      )
+      .orderBy(tasks.change_xid, tasks.id)
+      .limit(limit + 1)
+      .as('page')
+    const snapshot = this.orm.select({ horizon: sql<bigint>`${horizon}`.mapWith(BigInt).as('horizon') }).from(sql`(select) as one`).as('snapshot')
+    const rows = await this.orm.select().from(snapshot).leftJoin(page, sql`true`)
+    const readHorizon = rows[0]!.snapshot.horizon
+    const found = rows.flatMap((row) => (row.page === null ? [] : [row.page]))
+    const hasMore = found.length > limit
+    const changed = found.slice(0, limit)
+    const last = changed.at(-1)
+    // A full page continues after its last change; the last page, from the horizon (never backwards).
+    const position = hasMore ? { xid: last!.change_xid, id: last!.id } : laterOf(after, { xid: readHorizon, id: FEED_START.id })
+    const changes = changed.map(({ deleted_at, change_xid: _xid, ...task }) =>
+      deleted_at === null ? task : ({ id: task.id, deleted: true, deleted_at } satisfies Tombstone),
+    )
+    return { changes, position, floor: floor ?? readHorizon, hasMore, ...(hasMore && { lastChangedAt: last!.updated_at }) }
+  }
+
+  async create(userId: string, fields: Pick<TaskFields, 'title'> & Partial<TaskFields>, claim?: IdempotencyClaim): Promise<Task | RecordedResponse> {
+    const statement = this.orm
       .insert(tasks)
       .values({ ...fields, id: uuidv7(), user_id: userId, completed_at: fields.completed ? sql`now()` : null })
-      .returning()
-      .catch(recurrenceWithoutDueDate)
-    return task!
+      .returning(TASK_COLUMNS)
+    return (await this.run(userId, { with: [], statement }, claim))!
   }
 
   async get(userId: string, id: string): Promise<Task | undefined> {
-    const [task] = await this.orm.select().from(tasks).where(this.owned(userId, id))
+    const [task] = await this.orm.select(TASK_COLUMNS).from(tasks).where(this.owned(userId, id))
     return task
   }
 
   /**
-   * Applies the given fields. `updated_at` moves only when a value really changes, so a retried write is a no-op;
-   * `completed_at` is set when `completed` turns true and cleared when it turns false.
+   * Applies the given fields. `updated_at`, the version and the feed position move only when a value really
+   * changes, so a retried write is a no-op; `completed_at` is set when `completed` turns true and cleared when it
+   * turns false.
    */
-  async update(userId: string, id: string, changes: Partial<TaskFields>, expected?: ExpectedVersions): Promise<Task | undefined> {
+  async update(userId: string, id: string, changes: Partial<TaskFields>, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
     const changed = or(
       ...Object.entries(changes).map(([field, value]) => {
         const column = tasks[field as keyof TaskFields]
@@ -178,30 +324,32 @@ export class TaskRepository {
       }),
       updated_at: sql`case when ${changed} then now() else ${tasks.updated_at} end`,
       version: sql`case when ${changed} then ${tasks.version} + 1 else ${tasks.version} end`,
+      change_xid: sql`case when ${changed} then ${currentTransactionId} else ${tasks.change_xid} end`,
     }
     // Only a write that may complete the task can create a next occurrence.
-    return changes.completed === true ? this.completing(userId, id, set, changes, expected) : this.write(userId, id, set, expected)
+    const write = changes.completed === true ? this.completing(userId, id, set, changes, expected) : this.updating(userId, id, set, expected)
+    return this.run(userId, write, claim)
   }
 
   /** Flips `completed` in one statement, so two concurrent toggles cannot both read the same old value. */
-  async toggleCompleted(userId: string, id: string, expected?: ExpectedVersions): Promise<Task | undefined> {
+  async toggleCompleted(userId: string, id: string, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
     const set = {
       completed: sql`not ${tasks.completed}`,
       completed_at: sql`case when ${tasks.completed} then null else now() end`,
       updated_at: sql`now()`,
       version: sql`${tasks.version} + 1`,
+      change_xid: currentTransactionId,
     }
-    return this.completing(userId, id, set, {}, expected)
+    return this.run(userId, this.completing(userId, id, set, {}, expected), claim)
   }
 
-  private async write(userId: string, id: string, set: UpdateSet, expected: ExpectedVersions): Promise<Task | undefined> {
-    const [task] = await this.orm
-      .update(tasks)
-      .set(set)
-      .where(this.owned(userId, id, expected))
-      .returning()
-      .catch(recurrenceWithoutDueDate)
-    return task
+  /** Leaves a tombstone for sync; every other query treats the task as gone. */
+  async delete(userId: string, id: string, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
+    return this.run(userId, this.updating(userId, id, TOMBSTONE, expected), claim)
+  }
+
+  private updating(userId: string, id: string, set: UpdateSet, expected: ExpectedVersions): Write {
+    return { with: [], statement: this.orm.update(tasks).set(set).where(this.owned(userId, id, expected)).returning(TASK_COLUMNS) }
   }
 
   /**
@@ -212,18 +360,12 @@ export class TaskRepository {
    * it (`changes` override the stored fields), with the due date one period later, computed in UTC so month
    * ends clamp (Jan 31 + 1 month = Feb 28 or 29). The series ends in year 9999: a date past it cannot be written.
    */
-  private async completing(
-    userId: string,
-    id: string,
-    set: UpdateSet,
-    changes: Partial<TaskFields>,
-    expected: ExpectedVersions,
-  ): Promise<Task | undefined> {
+  private completing(userId: string, id: string, set: UpdateSet, changes: Partial<TaskFields>, expected: ExpectedVersions): Write {
     const field = <K extends keyof TaskFields>(name: K, type: string) =>
       name in changes ? sql`${sql.param(changes[name], tasks[name])}::${sql.raw(type)}` : sql.raw(`target.${name}`)
     const recurrence = field('recurrence', 'text')
-    const target = this.orm.$with('target', { id: tasks.id }).as(sql`select * from ${tasks} where ${this.owned(userId, id, expected)} for update`)
-    const spawned = this.orm.$with('spawned', { id: tasks.id }).as(sql`
+    const target = this.orm.$with('target', {}).as(sql`select * from ${tasks} where ${this.owned(userId, id, expected)} for update`)
+    const spawned = this.orm.$with('spawned', {}).as(sql`
       insert into ${tasks} (id, user_id, title, description, priority, tags, due_date, recurrence)
       select ${uuidv7()}::uuid, target.user_id, ${field('title', 'text')}, ${field('description', 'text')},
         ${field('priority', 'text')}, ${field('tags', 'text[]')},
@@ -235,14 +377,80 @@ export class TaskRepository {
       where not target.completed and ${recurrence} is not null and target.next_task_id is null
         and ${field('due_date', 'timestamptz')} < '9999-01-01T00:00:00Z'
       returning id`)
-    const [task] = await this.orm
-      .with(target, spawned)
+    const statement = this.orm
       .update(tasks)
       .set({ ...set, next_task_id: sql`coalesce(${tasks.next_task_id}, (select id from spawned))` })
       .where(this.owned(userId, id, expected))
-      .returning()
+      .returning(TASK_COLUMNS)
+    return { with: [target, spawned], statement }
+  }
+
+  /**
+   * Runs a write in one statement. With a claim, the same statement records the key and the response beside the
+   * write, so both happen or neither does (the Neon HTTP driver has no transactions to span two statements):
+   * - key unknown: the write runs and the key is recorded;
+   * - key recorded by an earlier request and the write matched nothing: the statement returns that record;
+   * - key recorded and the write matched: inserting the key breaks its primary key and the whole statement,
+   *   the write included, rolls back; the record is read instead. A concurrent first request holding the key
+   *   uncommitted makes this statement wait for its outcome, so a retry never writes twice;
+   * - key recorded more than a day ago: it has expired; it is dropped and the write runs again;
+   * - the write matched nothing: the key is looked up once more (see below), else it is a miss.
+   */
+  private async run(userId: string, write: Write, claim: IdempotencyClaim | undefined): Promise<WriteResult> {
+    const written = this.orm.$with('written', TASK_COLUMNS).as(write.statement.getSQL())
+    if (claim === undefined) {
+      const [task] = await this.orm.with(...write.with, written).select().from(written).catch(recurrenceWithoutDueDate)
+      return task
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // A miss may be a concurrent first request's doing: it held the row, changed it and recorded the key
+        // while this statement waited for the row. A fresh read sees its record, which is then the answer.
+        return (await this.runClaimed(userId, write, written, claim)) ?? (await this.recordedResponse(userId, claim))
+      } catch (error) {
+        // The key was recorded after this statement began: its record is the answer (or, expired, it is freed).
+        if (violatedConstraint(error) !== IDEMPOTENCY_KEY || attempt === 3) throw error
+        const recorded = await this.recordedResponse(userId, claim)
+        if (recorded !== undefined) return recorded
+      }
+    }
+  }
+
+  private async runClaimed(
+    userId: string,
+    write: Write,
+    written: WithSubqueryWithSelection<typeof TASK_COLUMNS, 'written'>,
+    claim: IdempotencyClaim,
+  ): Promise<WriteResult> {
+    const existing = this.orm.$with('existing').as(this.orm.select().from(idempotencyKeys).where(this.liveKey(userId, claim)))
+    const recorded = this.orm.$with('recorded', {}).as(sql`
+      insert into ${idempotencyKeys} (user_id, key, fingerprint, status, task, created_at)
+      select ${userId}, ${claim.key}, ${claim.fingerprint}, ${claim.status}, ${claim.status === 204 ? null : sql`to_jsonb(written)`}, ${claim.now}
+      from written`)
+    const [row] = await this.orm
+      .with(...write.with, written, existing, recorded)
+      .select()
+      .from(written)
+      .fullJoin(existing, sql`true`)
       .catch(recurrenceWithoutDueDate)
-    return task
+    if (row?.existing) return recordedResponse(row.existing)
+    return row?.written ?? undefined
+  }
+
+  /** The record of a key, when it is live; an expired one is deleted, so the key can be used again. */
+  private async recordedResponse(userId: string, claim: IdempotencyClaim): Promise<RecordedResponse | undefined> {
+    const [stored] = await this.orm.select().from(idempotencyKeys).where(this.liveKey(userId, claim))
+    if (stored !== undefined) return recordedResponse(stored)
+    const expiredBy = new Date(claim.now.getTime() - IDEMPOTENCY_KEY_LIFETIME_MS)
+    await this.orm
+      .delete(idempotencyKeys)
+      .where(and(eq(idempotencyKeys.user_id, userId), eq(idempotencyKeys.key, claim.key), lte(idempotencyKeys.created_at, expiredBy)))
+    return undefined
+  }
+
+  private liveKey(userId: string, claim: IdempotencyClaim): SQL | undefined {
+    const expiredBy = new Date(claim.now.getTime() - IDEMPOTENCY_KEY_LIFETIME_MS)
+    return and(eq(idempotencyKeys.user_id, userId), eq(idempotencyKeys.key, claim.key), gt(idempotencyKeys.created_at, expiredBy))
   }
 
   /** Counts in one pass over the caller's tasks; overdue and per-priority counts are of pending tasks. */
@@ -257,23 +465,19 @@ export class TaskRepository {
         ...Object.fromEntries(PRIORITIES.map((priority) => [priority, counted(sql`${pending} and ${tasks.priority} = ${priority}`)])),
       })
       .from(tasks)
-      .where(eq(tasks.user_id, userId))
+      .where(and(eq(tasks.user_id, userId), live))
     const { total, completed, overdue, ...byPriority } = row as Record<string, number>
     return { total: total!, completed: completed!, pending: total! - completed!, overdue: overdue!, by_priority: byPriority as TaskStats['by_priority'] }
   }
 
-  /** Deletes the caller's completed tasks and says how many. */
+  /** Deletes the caller's completed tasks (leaving tombstones) and says how many. */
   async deleteCompleted(userId: string): Promise<number> {
     const deleted = await this.orm
-      .delete(tasks)
-      .where(and(eq(tasks.user_id, userId), eq(tasks.completed, true)))
+      .update(tasks)
+      .set(TOMBSTONE)
+      .where(and(eq(tasks.user_id, userId), live, eq(tasks.completed, true)))
       .returning({ id: tasks.id })
     return deleted.length
-  }
-
-  async delete(userId: string, id: string, expected?: ExpectedVersions): Promise<boolean> {
-    const deleted = await this.orm.delete(tasks).where(this.owned(userId, id, expected)).returning({ id: tasks.id })
-    return deleted.length > 0
   }
 
   /**
@@ -284,14 +488,35 @@ export class TaskRepository {
     const [row] = await this.orm
       .select({ id: tasks.id })
       .from(tasks)
-      .where(and(eq(tasks.id, id), ne(tasks.user_id, userId)))
+      .where(and(eq(tasks.id, id), ne(tasks.user_id, userId), live))
     return row !== undefined
   }
 
   /** The caller's task with this id, and with one of the expected versions when there are any. */
   private owned(userId: string, id: string, expected?: ExpectedVersions): SQL | undefined {
-    return and(eq(tasks.id, id), eq(tasks.user_id, userId), expected && inArray(tasks.version, expected))
+    return and(eq(tasks.id, id), eq(tasks.user_id, userId), live, expected && inArray(tasks.version, expected))
   }
+}
+
+function laterOf(a: FeedPosition, b: FeedPosition): FeedPosition {
+  return a.xid > b.xid || (a.xid === b.xid && a.id > b.id) ? a : b
+}
+
+/** What deleting sets: the row stays, as a tombstone in the change feed. */
+const TOMBSTONE = {
+  deleted_at: sql`now()`,
+  updated_at: sql`now()`,
+  version: sql`${tasks.version} + 1`,
+  change_xid: currentTransactionId,
+} satisfies UpdateSet
+
+/** A stored record as the first response: its task back from JSON, timestamps as dates again. */
+function recordedResponse(row: IdempotencyKeyRow): RecordedResponse {
+  const task = row.task as Record<string, unknown> | null
+  if (task === null) return new RecordedResponse(row.fingerprint, row.status, null)
+  const at = (name: string) => (task[name] === null ? null : new Date(task[name] as string))
+  const dates = { completed_at: at('completed_at'), due_date: at('due_date'), created_at: at('created_at'), updated_at: at('updated_at') }
+  return new RecordedResponse(row.fingerprint, row.status, { ...task, ...dates } as Task)
 }
 
 function recurrenceWithoutDueDate(error: unknown): never {

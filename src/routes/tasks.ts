@@ -5,7 +5,17 @@ import fp from 'fastify-plugin'
 import { HttpProblem, invalidRequest } from '../http/problem.js'
 import { acceptEmptyBodies } from '../plugins/body-parsing.js'
 import { etagOf, ifMatchVersions, ifNoneMatchMatches } from '../http/etag.js'
-import { DEFAULT_ORDER, InvalidCursorError, RecurrenceWithoutDueDateError, TaskRepository, type ExpectedVersions, type Task } from '../repositories/tasks.js'
+import { IdempotencyKeyHeader, locationOf } from '../plugins/idempotency.js'
+import {
+  DEFAULT_ORDER,
+  InvalidCursorError,
+  RecordedResponse,
+  RecurrenceWithoutDueDateError,
+  TaskRepository,
+  type ExpectedVersions,
+  type Task,
+} from '../repositories/tasks.js'
+import changesRoute from './changes.js'
 import { decodeCursor, encodeCursor, invalidCursor, nextPageLink } from './list-cursor.js'
 import { apiProblems, emptyResponse, jsonResponse } from '../schemas/responses.js'
 import { NoQuery } from '../schemas/no-query.js'
@@ -36,6 +46,8 @@ const IfMatchHeader = Type.Object({
     Type.String({ maxLength: 1024, description: 'Write only if the task’s current `ETag` is one of these; else `412` and nothing changes.' }),
   ),
 })
+/** Headers of a write to one task: a condition, and a key that makes it safe to retry. */
+const TaskWriteHeaders = Type.Object({ ...IfMatchHeader.properties, ...IdempotencyKeyHeader.properties })
 const IfNoneMatchHeader = Type.Object({
   'if-none-match': Type.Optional(
     Type.String({ maxLength: 1024, description: '`304` without a body when the task’s current `ETag` is one of these.' }),
@@ -50,6 +62,7 @@ const IfNoneMatchHeader = Type.Object({
 const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userInPath = false }) => {
   const fastify = plugin.withTypeProvider<TypeBoxTypeProvider>()
   const repository = new TaskRepository(fastify.db.orm)
+  const { idempotency } = fastify
   const operationId = (name: string) => (userInPath ? `${name}ForUser` : name)
   // Only the owner-in-path style has path parameters on the collection.
   const listParams = userInPath ? { params: Type.Object({ user_id: UserId }) } : {}
@@ -83,6 +96,8 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
     if (await repository.belongsToAnotherUser(userId, id)) throw new HttpProblem(403, `Task ${id} belongs to another user.`)
     throw new HttpProblem(404, `Task ${id} not found.`)
   }
+
+  await fastify.register(changesRoute, { repository, operationId: operationId('listTaskChanges'), ...(userInPath && { params: listParams.params }) })
 
   fastify.get(
     '',
@@ -130,16 +145,19 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         description: 'Only `title` is required. Unknown fields are refused with `422`, never dropped.',
         ...listParams,
         querystring: NoQuery,
+        headers: IdempotencyKeyHeader,
         body: ref(TaskCreate),
         response: {
-          201: jsonResponse('api', 'The created task.', ref(TaskSchema), ['Location', 'ETag']),
-          ...apiProblems({ body: true, owned: userInPath }),
+          201: jsonResponse('api', 'The created task.', ref(TaskSchema), ['Location', 'ETag', 'Idempotency-Replayed']),
+          ...apiProblems({ body: true, owned: userInPath, idempotent: true }),
         },
       },
     },
     async (request, reply) => {
-      const task = await repository.create(request.userId, taskFields(request.body)).catch(recurrenceProblem)
-      return reply.code(201).header('location', `/api/tasks/${task.id}`).header('etag', etagOf(task)).send(task)
+      const claim = idempotency.claim(request, 201)
+      const task = await idempotency.once(request, claim, () => repository.create(request.userId, taskFields(request.body), claim)).catch(recurrenceProblem)
+      if (task instanceof RecordedResponse) return idempotency.replay(reply, task, claim!)
+      return reply.code(201).header('location', locationOf(task)).header('etag', etagOf(task)).send(task)
     },
   )
 
@@ -212,18 +230,20 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
           'Fields not sent keep their values. `"completed": true` on a recurring task creates its next occurrence. With `If-Match`, writes only if the task has not changed (`412` otherwise).',
         params: ItemParams,
         querystring: NoQuery,
-        headers: IfMatchHeader,
+        headers: TaskWriteHeaders,
         body: ref(TaskUpdate),
         response: {
-          200: jsonResponse('api', 'The task as updated.', ref(TaskSchema), ['ETag']),
-          ...apiProblems({ body: true, task: true, owned: true, conditional: true }),
+          200: jsonResponse('api', 'The task as updated.', ref(TaskSchema), ['ETag', 'Idempotency-Replayed']),
+          ...apiProblems({ body: true, task: true, owned: true, conditional: true, idempotent: true }),
         },
       },
     },
     async (request, reply) => {
       const { userId, params, body, headers } = request
       const expected = ifMatchVersions(headers['if-match'])
-      const updated = await repository.update(userId, params.id, taskFields(body), expected).catch(recurrenceProblem)
+      const claim = idempotency.claim(request, 200)
+      const updated = await idempotency.once(request, claim, () => repository.update(userId, params.id, taskFields(body), expected, claim)).catch(recurrenceProblem)
+      if (updated instanceof RecordedResponse) return idempotency.replay(reply, updated, claim!)
       const task = await found(updated, userId, params.id, expected)
       return reply.header('etag', etagOf(task)).send(task)
     },
@@ -239,17 +259,20 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         description: 'With `If-Match`, deletes only if the task has not changed (`412` otherwise).',
         params: ItemParams,
         querystring: NoQuery,
-        headers: IfMatchHeader,
+        headers: TaskWriteHeaders,
         response: {
-          204: emptyResponse('api', 'Deleted.'),
-          ...apiProblems({ task: true, owned: true, conditional: true }),
+          204: emptyResponse('api', 'Deleted.', ['Idempotency-Replayed']),
+          ...apiProblems({ task: true, owned: true, conditional: true, idempotent: true }),
         },
       },
     },
     async (request, reply) => {
       const { userId, params, headers } = request
       const expected = ifMatchVersions(headers['if-match'])
-      if (!(await repository.delete(userId, params.id, expected))) await found(undefined, userId, params.id, expected)
+      const claim = idempotency.claim(request, 204)
+      const deleted = await idempotency.once(request, claim, () => repository.delete(userId, params.id, expected, claim))
+      if (deleted instanceof RecordedResponse) return idempotency.replay(reply, deleted, claim!)
+      await found(deleted, userId, params.id, expected)
       return reply.code(204).send(null)
     },
   )
@@ -267,11 +290,11 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
             'No body, an empty body or `{}` toggles `completed`; `{"completed": true|false}` sets it, and repeating that changes nothing. Completing a recurring task creates its next occurrence, once. With `If-Match`, writes only if the task has not changed (`412` otherwise).',
           params: ItemParams,
           querystring: NoQuery,
-          headers: IfMatchHeader,
+          headers: TaskWriteHeaders,
           body: ref(TaskCompletion),
           response: {
-            200: jsonResponse('api', 'The task as it now is.', ref(TaskSchema), ['ETag']),
-            ...apiProblems({ body: true, task: true, owned: true, conditional: true }),
+            200: jsonResponse('api', 'The task as it now is.', ref(TaskSchema), ['ETag', 'Idempotency-Replayed']),
+            ...apiProblems({ body: true, task: true, owned: true, conditional: true, idempotent: true }),
           },
         },
         // An absent body means "toggle", like `{}`; a JSON `null` is not absent and fails validation.
@@ -282,10 +305,13 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
       async (request, reply) => {
         const { userId, params, body, headers } = request
         const expected = ifMatchVersions(headers['if-match'])
-        const written =
+        const claim = idempotency.claim(request, 200)
+        const written = await idempotency.once(request, claim, () =>
           body.completed === undefined
-            ? await repository.toggleCompleted(userId, params.id, expected)
-            : await repository.update(userId, params.id, { completed: body.completed }, expected)
+            ? repository.toggleCompleted(userId, params.id, expected, claim)
+            : repository.update(userId, params.id, { completed: body.completed }, expected, claim),
+        )
+        if (written instanceof RecordedResponse) return idempotency.replay(reply, written, claim!)
         const task = await found(written, userId, params.id, expected)
         return reply.header('etag', etagOf(task)).send(task)
       },
@@ -301,7 +327,7 @@ function recurrenceProblem(error: unknown): never {
 
 export default fp(taskRoutes, {
   name: 'task-routes',
-  dependencies: ['db', 'auth', 'rate-limit', 'schemas', 'problems', 'body-parsing'],
+  dependencies: ['db', 'auth', 'rate-limit', 'schemas', 'problems', 'body-parsing', 'clock', 'idempotency'],
   // Registered once per path style, each with its own prefix and hooks.
   encapsulate: true,
 })

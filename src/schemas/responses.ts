@@ -23,6 +23,7 @@ export const HEADERS = {
   Location: Type.String({ maxLength: 64, pattern: '^/api/tasks/[0-9a-f-]{36}$', description: 'The created task’s URL: `/api/tasks/{id}`.' }),
   Link: Type.String({ maxLength: 4096, pattern: '^<[^>]+>; rel="next"$', description: '`<…&cursor=…>; rel="next"` while more tasks match; absent on the last page.' }),
   'X-Total-Count': Count('How many tasks match the filters, whatever the cursor.'),
+  'Idempotency-Replayed': Type.Literal('true', { description: 'Present on a retry with a used `Idempotency-Key`: this is the first response again; nothing was written.' }),
 } as const
 
 type HeaderName = keyof typeof HEADERS
@@ -64,18 +65,28 @@ export interface ProblemScope {
   owned?: boolean
   /** Honours If-Match: 412 when the task has changed. */
   conditional?: boolean
+  /** Takes an Idempotency-Key: 409 while the first request with it is still running. */
+  idempotent?: boolean
+  /** Takes a sync token: 410 when it is older than SYNC_RETENTION. */
+  gone?: boolean
 }
 
-export function apiProblems({ body = false, task = false, owned = false, conditional = false }: ProblemScope) {
+export function apiProblems({ body = false, task = false, owned = false, conditional = false, idempotent = false, gone = false }: ProblemScope) {
   return {
     ...(body && { 400: problemResponse('api', 'The body is not valid JSON.') }),
     401: problemResponse('api', 'Missing, invalid or expired bearer token.', Problem, ['WWW-Authenticate']),
     ...(owned && { 403: problemResponse('api', 'The task, or the user in the path, is not the caller’s.') }),
     ...(task && { 404: problemResponse('api', 'No task has this id.') }),
+    ...(idempotent && { 409: problemResponse('api', 'A request with this `Idempotency-Key` is still running; retry after `Retry-After` seconds.', Problem, ['Retry-After']) }),
+    ...(gone && { 410: problemResponse('api', 'The sync token is older than `SYNC_RETENTION`: sync again without `since`.') }),
     ...(conditional && { 412: problemResponse('api', '`If-Match` does not match: the task changed. Nothing was written; the task’s current `ETag` is sent.', Problem, ['ETag']) }),
     ...(body && { 413: problemResponse('api', 'The body is larger than `BODY_LIMIT` bytes.') }),
     ...(body && { 415: problemResponse('api', 'The body is not `application/json`.') }),
-    422: problemResponse('api', 'The request breaks the schema; `errors` names each field.', ValidationProblem),
+    422: problemResponse(
+      'api',
+      idempotent ? 'The request breaks the schema, or reuses an `Idempotency-Key` for another request; `errors` names each field.' : 'The request breaks the schema; `errors` names each field.',
+      ValidationProblem,
+    ),
     429: problemResponse('api', 'The caller’s rate limit is spent; retry after `Retry-After` seconds.', Problem, ['Retry-After']),
     500: problemResponse('api', 'Unexpected error; quote the request id when reporting it.'),
     503: problemResponse('api', 'The database, or the keys to check tokens with, cannot be reached; retry after `Retry-After` seconds.', Problem, ['Retry-After']),

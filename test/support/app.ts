@@ -2,7 +2,7 @@ import type { Test } from 'tap'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import { createSigner } from 'fast-jwt'
-import app, { serverOptions } from '../../src/app.js'
+import app, { serverOptions, type AppOptions } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 
 /** The shared secret every test app trusts. */
@@ -14,11 +14,14 @@ export function testConfig(env: Record<string, string | undefined> = {}): Config
   return loadConfig({ NODE_ENV: 'test', DATABASE_URL: 'memory://', BETTER_AUTH_SECRET: TEST_SECRET, LOG_LEVEL: 'silent', RATE_LIMIT_MAX: '0', ...env })
 }
 
-/** Builds the app the way src/server.ts does (same options, same plugin), ready, and closed when `t` ends. */
-export async function buildApp(t: Test, env: Record<string, string | undefined> = {}): Promise<FastifyInstance> {
+/**
+ * Builds the app the way src/server.ts does (same options, same plugin), ready, and closed when `t` ends.
+ * `options` inject what the server leaves at its defaults: a clock, the in-flight wait.
+ */
+export async function buildApp(t: Test, env: Record<string, string | undefined> = {}, options: Omit<AppOptions, 'config'> = {}): Promise<FastifyInstance> {
   const config = testConfig(env)
   const server = Fastify({ ...serverOptions, logger: config.LOG_LEVEL === 'silent' ? false : { level: config.LOG_LEVEL } })
-  server.register(app, { config })
+  server.register(app, { config, ...options })
   t.teardown(() => server.close())
   await server.ready()
   return server

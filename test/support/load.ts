@@ -323,7 +323,7 @@ export async function assertDatabaseMatches(t: Test, databaseUrl: string, ledger
   let rows: TaskRow[]
   try {
     ;({ rows } = await client.query<TaskRow>(
-      'select id, user_id, title, completed, completed_at, version from tasks where user_id = any($1::text[])',
+      'select id, user_id, title, completed, completed_at, version from tasks where user_id = any($1::text[]) and deleted_at is null',
       [userIds],
     ))
   } finally {

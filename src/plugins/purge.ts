@@ -1,0 +1,65 @@
+import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import { syncRetentionMs } from '../config.js'
+import { PurgeRepository } from '../repositories/purge.js'
+import { IDEMPOTENCY_KEY_LIFETIME_MS } from '../repositories/tasks.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Deletes expired tombstones and idempotency keys now; runs by itself every hour. */
+    purgeExpired(): Promise<PurgeCounts>
+  }
+}
+
+export interface PurgeCounts {
+  tombstones: number
+  idempotencyKeys: number
+}
+
+const INTERVAL_MS = 60 * 60 * 1000
+const BATCH = 1000
+/**
+ * Tombstones are kept an hour past SYNC_RETENTION: a write that began before a sync token was issued but
+ * committed after it stamps its tombstone with its start time, and must still be there for that token.
+ */
+const TOMBSTONE_GRACE_MS = 60 * 60 * 1000
+
+/**
+ * Purges in the background, in batches, one statement at a time; a failure is logged and retried on the next
+ * run. Several instances may purge at once: batches skip each other's rows.
+ */
+const purge: FastifyPluginAsync = async (fastify) => {
+  const repository = new PurgeRepository(fastify.db.orm)
+  const retentionMs = syncRetentionMs(fastify.config) as number
+
+  async function drain(batch: (before: Date, size: number) => Promise<number>, before: Date): Promise<number> {
+    let total = 0
+    for (let purged = BATCH; purged === BATCH; total += purged) purged = await batch(before, BATCH)
+    return total
+  }
+
+  async function purgeExpired(): Promise<PurgeCounts> {
+    const now = fastify.now().getTime()
+    return {
+      tombstones: await drain((before, size) => repository.tombstones(before, size), new Date(now - retentionMs - TOMBSTONE_GRACE_MS)),
+      idempotencyKeys: await drain((before, size) => repository.idempotencyKeys(before, size), new Date(now - IDEMPOTENCY_KEY_LIFETIME_MS)),
+    }
+  }
+
+  let running: Promise<unknown> = Promise.resolve()
+  const timer = setInterval(() => {
+    running = purgeExpired().then(
+      (counts) => fastify.log.info(counts, 'purged expired tombstones and idempotency keys'),
+      (error: unknown) => fastify.log.warn({ err: error }, 'purge failed; the next run retries'),
+    )
+  }, INTERVAL_MS)
+  // A pending purge never keeps the process alive; closing waits for a running one before the database closes.
+  timer.unref()
+  fastify.addHook('onClose', async () => {
+    clearInterval(timer)
+    await running
+  })
+  fastify.decorate('purgeExpired', purgeExpired)
+}
+
+export default fp(purge, { name: 'purge', dependencies: ['env', 'clock', 'db'] })

@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto'
+import { HttpProblem, invalidRequest } from '../http/problem.js'
+import type { FeedPosition } from '../repositories/tasks.js'
+import { UUID_PATTERN } from '../schemas/patterns.js'
+
+/** Where a client's replica stands in the change feed, and since when. */
+export interface SyncToken {
+  position: FeedPosition
+  /** Tombstones below this the client never needs (see TaskRepository.changes). */
+  floor: bigint
+  /** When the token was issued, by the application's clock: past SYNC_RETENTION it is refused with 410. */
+  issuedAt: number
+}
+
+/** A transaction id as the feed stores it: a non-negative bigint. */
+const MAX_BIGINT = 2n ** 63n - 1n
+const isXid = (value: unknown): value is string => typeof value === 'string' && /^\d{1,19}$/.test(value) && BigInt(value) <= MAX_BIGINT
+const UUID = new RegExp(UUID_PATTERN)
+
+/** A short digest of the owner: another user's token is refused, and the token never spells out a user id. */
+const ownerTag = (userId: string) => createHash('sha256').update(userId).digest('base64url').slice(0, 16)
+
+/** Opaque to clients: base64url JSON. It holds positions in the caller's own feed only. */
+export function encodeSyncToken(userId: string, token: SyncToken): string {
+  const { position, floor, issuedAt } = token
+  const fields = { u: ownerTag(userId), x: String(position.xid), i: position.id, f: String(floor), t: issuedAt }
+  return Buffer.from(JSON.stringify(fields)).toString('base64url')
+}
+
+/** The token a client sent as `since`: 422 when it is not one of the caller's, 410 when it is too old. */
+export function decodeSyncToken(text: string, userId: string, now: Date, retentionMs: number): SyncToken {
+  let fields: { u?: unknown; x?: unknown; i?: unknown; f?: unknown; t?: unknown } | undefined
+  try {
+    fields = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'))
+  } catch {
+    fields = undefined
+  }
+  const valid =
+    fields?.u === ownerTag(userId) &&
+    isXid(fields.x) &&
+    typeof fields.i === 'string' &&
+    UUID.test(fields.i) &&
+    isXid(fields.f) &&
+    Number.isSafeInteger(fields.t) &&
+    (fields.t as number) >= 0
+  if (!valid) {
+    throw invalidRequest([{ path: '/querystring/since', message: 'is not a sync token of yours: send the `next` of your previous page, or leave `since` out' }])
+  }
+  const issuedAt = fields!.t as number
+  if (now.getTime() - issuedAt > retentionMs) {
+    throw new HttpProblem(410, 'The sync token is older than SYNC_RETENTION: deleted tasks it would need are gone. Sync again without `since`.')
+  }
+  return { position: { xid: BigInt(fields!.x as string), id: fields!.i as string }, floor: BigInt(fields!.f as string), issuedAt }
+}
