@@ -1,0 +1,248 @@
+import t from 'tap'
+import fc from 'fast-check'
+import pg from 'pg'
+import { drizzle } from 'drizzle-orm/node-postgres'
+import type { FastifyInstance } from 'fastify'
+import type { Orm } from '../src/db/database.js'
+import { TaskRepository } from '../src/repositories/tasks.js'
+import { bearer, buildApp, json, type TaskJson } from './support/app.js'
+import { databaseUrlFor, TEST_DATABASE_URL } from './support/drivers.js'
+
+/**
+ * Contract §9's guarantee on real PostgreSQL, where writers commit concurrently and out of order: a client
+ * that starts from nothing and applies every page ends with exactly the server's live tasks.
+ */
+
+interface ChangesPage {
+  changes: (TaskJson | { id: string; deleted: true; deleted_at: string })[]
+  next: string
+  has_more: boolean
+}
+
+/** A client's copy of its tasks, kept by applying pages of the change feed in order. */
+class Replica {
+  readonly tasks = new Map<string, TaskJson>()
+  since: string | undefined
+
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly headers: Record<string, string>,
+  ) {}
+
+  /** One page; returns whether more are ready now. */
+  async pull(limit: number): Promise<boolean> {
+    const query = new URLSearchParams({ limit: String(limit), ...(this.since !== undefined && { since: this.since }) })
+    const response = await this.app.inject({ url: `/api/tasks/changes?${query}`, headers: this.headers })
+    if (response.statusCode !== 200) throw new Error(`changes answered ${response.statusCode}: ${response.body}`)
+    const page = json<ChangesPage>(response)
+    for (const change of page.changes) {
+      if ('deleted' in change) this.tasks.delete(change.id)
+      else this.tasks.set(change.id, change)
+    }
+    this.since = page.next
+    return page.has_more
+  }
+
+  async catchUp(limit: number): Promise<void> {
+    while (await this.pull(limit));
+  }
+}
+
+/** The server's live tasks, as GET /api/tasks pages them. */
+async function liveTasks(app: FastifyInstance, headers: Record<string, string>): Promise<Map<string, TaskJson>> {
+  const found = new Map<string, TaskJson>()
+  let url: string | undefined = '/api/tasks?limit=500'
+  while (url !== undefined) {
+    const response: Awaited<ReturnType<FastifyInstance['inject']>> = await app.inject({ url, headers })
+    for (const task of json<TaskJson[]>(response)) found.set(task.id, task)
+    url = (response.headers.link as string | undefined)?.match(/^<([^>]+)>/)?.[1]
+  }
+  return found
+}
+
+const sorted = (tasks: Map<string, TaskJson>) => [...tasks.values()].sort((a, b) => a.id.localeCompare(b.id))
+
+/**
+ * Catches the replica up and compares. Other test files share this PostgreSQL server, and the feed waits for
+ * the oldest transaction running anywhere on it, so a change may reach the feed a moment late: pull again for a
+ * while before calling a difference a failure. A change the feed skipped would never arrive.
+ */
+async function converges(replica: Replica, app: FastifyInstance, headers: Record<string, string>, limit: number): Promise<boolean> {
+  const expected = JSON.stringify(sorted(await liveTasks(app, headers)))
+  for (const deadline = Date.now() + 10_000; ; ) {
+    await replica.catchUp(limit)
+    if (JSON.stringify(sorted(replica.tasks)) === expected) return true
+    if (Date.now() > deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+type Operation =
+  | { kind: 'create'; title: string }
+  | { kind: 'update'; pick: number; title: string }
+  | { kind: 'complete'; pick: number }
+  | { kind: 'delete'; pick: number }
+  /** An update whose transaction stays open a while after writing: it commits after later writers. */
+  | { kind: 'slow update'; pick: number; title: string; holdMs: number }
+
+const title = fc.string({ minLength: 1, maxLength: 12, unit: fc.constantFrom(...'abcdefghij') })
+const pick = fc.nat({ max: 50 })
+const operation: fc.Arbitrary<Operation> = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('create' as const), title }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('update' as const), pick, title }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('complete' as const), pick }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), pick }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('slow update' as const), pick, title, holdMs: fc.integer({ min: 1, max: 40 }) }) },
+)
+
+/** Runs the repository's own update in a transaction that stays open `holdMs` after the write. */
+async function slowUpdate(client: pg.Client, user: string, id: string, title: string, holdMs: number): Promise<void> {
+  await drizzle({ client }).transaction(async (transaction) => {
+    await new TaskRepository(transaction as unknown as Orm).update(user, id, { title })
+    await new Promise((resolve) => setTimeout(resolve, holdMs))
+  })
+}
+
+t.test('convergence on PostgreSQL', { skip: TEST_DATABASE_URL === undefined && 'needs TEST_DATABASE_URL' }, async (t) => {
+  const databaseUrl = await databaseUrlFor(t, 'node-postgres')
+  const app = await buildApp(t, { DATABASE_URL: databaseUrl })
+  let run = 0
+  // A connection per writer, for the slow updates.
+  const connections = await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      const client = new pg.Client({ connectionString: databaseUrl })
+      await client.connect()
+      t.teardown(() => client.end())
+      return client
+    }),
+  )
+
+  t.test('random concurrent writers and a client pulling random pages: the replica ends equal to the live tasks', async (t) => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(operation, { minLength: 1, maxLength: 12 }), { minLength: 2, maxLength: 4 }),
+        fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 8 }),
+        async (writers, pageSizes) => {
+          // A user per run: every run starts from an empty account on the same database.
+          const user = `convergence-${run++}`
+          const headers = bearer(user)
+          const ids: string[] = []
+          const apply = async (operation: Operation, connection: pg.Client) => {
+            const id = ids.length === 0 ? undefined : ids[('pick' in operation ? operation.pick : 0) % ids.length]
+            if (operation.kind === 'create') {
+              const response = await app.inject({ method: 'POST', url: '/api/tasks', headers, payload: { title: operation.title } })
+              ids.push(json<TaskJson>(response).id)
+            } else if (operation.kind === 'slow update' && id !== undefined) {
+              await slowUpdate(connection, user, id, operation.title, operation.holdMs)
+            } else if (operation.kind !== 'slow update' && id !== undefined) {
+              const write = {
+                update: { method: 'PUT' as const, url: `/api/tasks/${id}`, payload: { title: (operation as { title?: string }).title } },
+                complete: { method: 'PATCH' as const, url: `/api/tasks/${id}/complete` },
+                delete: { method: 'DELETE' as const, url: `/api/tasks/${id}` },
+              }[operation.kind]
+              // A write to a task another writer deleted is a 404; the replica must agree it is gone.
+              await app.inject({ ...write, headers })
+            }
+          }
+          const replica = new Replica(app, headers)
+          let writing = true
+          const writes = Promise.all(
+            writers.map(async (operations, writer) => {
+              for (const operation of operations) await apply(operation, connections[writer]!)
+            }),
+          ).finally(() => {
+            writing = false
+          })
+          // The client pulls while the writers write, with page sizes from the property's choice.
+          for (let page = 0; writing; page++) await replica.pull(pageSizes[page % pageSizes.length]!)
+          await writes
+          return converges(replica, app, headers, pageSizes[0]!)
+        },
+      ),
+      // A failing run already took its 10 s of retries; shrinking would repeat that for every smaller case.
+      { numRuns: Number(process.env.CONVERGENCE_RUNS ?? 30), endOnFailure: true },
+    )
+    t.pass('every run converged')
+  })
+
+  t.test('a writer that commits late, after a later writer: its change still reaches the client', async (t) => {
+    const user = 'late-writer'
+    const headers = bearer(user)
+    const create = async (name: string) => json<TaskJson>(await app.inject({ method: 'POST', url: '/api/tasks', headers, payload: { title: name } }))
+    const slow = await create('slow')
+    const fast = await create('fast')
+    const replica = new Replica(app, headers)
+    await replica.catchUp(10)
+    t.equal(replica.tasks.size, 2)
+
+    // The repository's own update, in a transaction held open: it takes its transaction id now, commits later.
+    const client = new pg.Client({ connectionString: databaseUrl })
+    await client.connect()
+    t.teardown(() => client.end())
+    let release!: () => void
+    const released = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let written!: () => void
+    const wrote = new Promise<void>((resolve) => {
+      written = resolve
+    })
+    const held = drizzle({ client }).transaction(async (transaction) => {
+      await new TaskRepository(transaction as unknown as Orm).update(user, slow.id, { title: 'slow, renamed' })
+      written()
+      await released
+    })
+    // The held transaction has taken its id and written before the later writer starts.
+    await wrote
+
+    const put = await app.inject({ method: 'PUT', url: `/api/tasks/${fast.id}`, headers, payload: { title: 'fast, renamed' } })
+    t.equal(put.statusCode, 200, 'the later writer commits first')
+    await replica.catchUp(10)
+    t.equal(replica.tasks.get(fast.id)?.title, 'fast', 'the feed holds back the later commit while the earlier writer runs')
+
+    // What a naive `revision > N` feed would have done: read the later commit and move past the slow writer.
+    const naive = new pg.Client({ connectionString: databaseUrl })
+    await naive.connect()
+    t.teardown(() => naive.end())
+    const seen = await naive.query('select id, change_xid from tasks where user_id = $1 order by change_xid', [user])
+    const naiveMark = BigInt(seen.rows.at(-1).change_xid)
+
+    release()
+    await held
+    const afterCommit = await naive.query('select id from tasks where user_id = $1 and change_xid > $2', [user, naiveMark.toString()])
+    t.same(afterCommit.rows, [], 'a naive feed, past the later commit, would never send the slow writer’s change')
+
+    t.ok(await converges(replica, app, headers, 10), 'this feed sends it once it commits')
+    t.equal(replica.tasks.get(slow.id)?.title, 'slow, renamed')
+    t.equal(replica.tasks.get(fast.id)?.title, 'fast, renamed')
+  })
+
+  t.test('a tombstone the feed cannot show yet is not purged, however old', async (t) => {
+    let clock = Date.now()
+    const app = await buildApp(t, { DATABASE_URL: databaseUrl, SYNC_RETENTION: '1 day' }, { now: () => new Date(clock) })
+    const headers = bearer('long-transaction')
+    const doomed = json<TaskJson>(await app.inject({ method: 'POST', url: '/api/tasks', headers, payload: { title: 'doomed' } }))
+    const replica = new Replica(app, headers)
+    t.ok(await converges(replica, app, headers, 10))
+
+    // A transaction that has taken an id and stays open holds the feed's horizon below the deletion.
+    const holder = new pg.Client({ connectionString: databaseUrl })
+    await holder.connect()
+    t.teardown(() => holder.end())
+    await holder.query('begin')
+    await holder.query('select pg_current_xact_id()')
+    t.equal((await app.inject({ method: 'DELETE', url: `/api/tasks/${doomed.id}`, headers })).statusCode, 204)
+    // The client keeps syncing through a day, so its token stays fresh; the feed shows it nothing meanwhile.
+    clock += 23 * 60 * 60 * 1000
+    await replica.catchUp(10)
+    t.ok(replica.tasks.has(doomed.id), 'the deletion is not in the feed while the transaction runs')
+    clock += 3 * 60 * 60 * 1000
+    await app.purgeExpired()
+    const { rows } = await holder.query('select deleted_at from tasks where id = $1', [doomed.id])
+    t.equal(rows.length, 1, 'past retention and grace, but still hidden from the feed: its tombstone is kept')
+    await holder.query('commit')
+
+    t.ok(await converges(replica, app, headers, 10), 'the deletion reaches the client once the transaction ends')
+    t.notOk(replica.tasks.has(doomed.id))
+  })
+})

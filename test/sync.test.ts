@@ -1,0 +1,581 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { eq } from 'drizzle-orm'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import t from 'tap'
+import { tasks } from '../src/db/schema.js'
+import { bearer, buildApp, json, listen, type TaskJson as Task } from './support/app.js'
+import { forEachDriver } from './support/drivers.js'
+
+/**
+ * Contract §9, incremental sync: `GET …/tasks/changes`. A client that starts from nothing and applies every page
+ * in order ends with exactly the server's live tasks; deleted tasks are tombstones in the feed and gone everywhere
+ * else; tokens are the caller's own and expire after SYNC_RETENTION by the app's clock.
+ */
+
+const RFC3339_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+const PROBLEM = /^application\/problem\+json/
+const HOUR = 60 * 60 * 1000
+const DAY = 24 * HOUR
+
+interface Tombstone {
+  id: string
+  deleted: true
+  deleted_at: string
+}
+type Change = Task | Tombstone
+interface ChangesPage {
+  changes: Change[]
+  next: string
+  has_more: boolean
+}
+/** One request for a page of the feed, from `since` (absent: from nothing); throws unless it answers 200. */
+type Pull = (since: string | undefined) => Promise<ChangesPage>
+type Headers = Record<string, string>
+
+const isTombstone = (change: Change): change is Tombstone => 'deleted' in change
+const ids = (items: { id: string }[]) => items.map((item) => item.id)
+const byId = <T extends { id: string }>(items: Iterable<T>): T[] => [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+const uniqueUser = (name: string) => `${name}-${Math.random().toString(36).slice(2, 10)}`
+const base64url = (text: string) => Buffer.from(text).toString('base64url')
+
+/** Both path styles serve the feed: `/api/tasks/changes` and `/api/{user_id}/tasks/changes`. */
+const STYLES = [
+  { name: '/api/tasks', base: (_user: string) => '/api/tasks' },
+  { name: '/api/{user_id}/tasks', base: (user: string) => `/api/${encodeURIComponent(user)}/tasks` },
+]
+
+/** The raw response of one feed request, for the tests that look at statuses and problems. */
+function changesRequest(app: FastifyInstance, headers: Headers, query: Record<string, string>, base = '/api/tasks'): Promise<LightMyRequestResponse> {
+  return app.inject({ url: `${base}/changes`, query, headers })
+}
+
+/** A Pull through app.inject. */
+function pull(app: FastifyInstance, headers: Headers, { limit, base = '/api/tasks' }: { limit?: number; base?: string } = {}): Pull {
+  return async (since) => {
+    const query = { ...(since !== undefined && { since }), ...(limit !== undefined && { limit: String(limit) }) }
+    const response = await changesRequest(app, headers, query, base)
+    if (response.statusCode !== 200) throw new Error(`GET ${base}/changes answered ${response.statusCode}: ${response.body}`)
+    return json<ChangesPage>(response)
+  }
+}
+
+interface Pulled {
+  /** Every change of every page, in the order received. */
+  changes: Change[]
+  /** The token to continue from. */
+  next: string
+  pages: ChangesPage[]
+}
+
+/**
+ * Pulls from `since`, page after page until `has_more` is false; while `done(changes so far)` does not hold, waits
+ * a moment and pulls again from the latest `next`, for up to 5 s. Why: the feed shows only transactions older than
+ * the oldest one running anywhere in the PostgreSQL cluster, and other test files write to the same server, so a
+ * change just made may show up a moment late (never out of order, never lost). Absence is never concluded from this.
+ */
+async function pullUntil(pullPage: Pull, since: string | undefined, done: (changes: Change[]) => boolean): Promise<Pulled> {
+  const deadline = Date.now() + 5000
+  const pages: ChangesPage[] = []
+  let next = since
+  for (;;) {
+    let page: ChangesPage
+    do {
+      if (pages.length > 1000) throw new Error('the feed never ends: has_more stays true')
+      page = await pullPage(next)
+      pages.push(page)
+      next = page.next
+    } while (page.has_more)
+    const changes = pages.flatMap((each) => each.changes)
+    if (done(changes) || Date.now() > deadline) return { changes, next: page.next, pages }
+    await sleep(100)
+  }
+}
+
+/** `done` for pullUntil: every one of these tasks has a change (a task or a tombstone). */
+const hasAll = (wanted: { id: string }[]) => (changes: Change[]) => wanted.every((task) => changes.some((change) => change.id === task.id))
+
+/** What a client does with a page: a task replaces its copy, a tombstone removes it. */
+function applyPage(replica: Map<string, Task>, changes: Change[]): void {
+  for (const change of changes) {
+    if (isTombstone(change)) replica.delete(change.id)
+    else replica.set(change.id, change)
+  }
+}
+
+/** `done` for pullUntil: the replica with these changes applied holds exactly `live`. */
+const convergesTo = (replica: Map<string, Task>, live: Task[]) => (changes: Change[]) => {
+  const copy = new Map(replica)
+  applyPage(copy, changes)
+  return JSON.stringify(byId(copy.values())) === JSON.stringify(live)
+}
+
+/** A request through app.inject that must succeed; its JSON body (none for 204). */
+async function send<T = Task>(app: FastifyInstance, headers: Headers, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: object): Promise<T> {
+  const response = await app.inject({ method, url, headers, ...(payload !== undefined && { payload }) })
+  if (response.statusCode >= 300) throw new Error(`${method} ${url} answered ${response.statusCode}: ${response.body}`)
+  return (response.statusCode === 204 ? undefined : json(response)) as T
+}
+
+/** The live tasks as GET /api/tasks lists them, every page followed through `Link`, sorted by id. */
+async function liveTasks(app: FastifyInstance, headers: Headers, base = '/api/tasks'): Promise<Task[]> {
+  const found: Task[] = []
+  for (let url: string | undefined = `${base}?limit=500`; url !== undefined; ) {
+    const response: LightMyRequestResponse = await app.inject({ url, headers })
+    if (response.statusCode !== 200) throw new Error(`GET ${url} answered ${response.statusCode}: ${response.body}`)
+    found.push(...json<Task[]>(response))
+    url = /<([^>]+)>;\s*rel="next"/.exec(String(response.headers.link ?? ''))?.[1]
+  }
+  return byId(found)
+}
+
+t.test('the change feed', async (t) => {
+  forEachDriver(t, async (t, databaseUrl) => {
+    const app = await buildApp(t, { DATABASE_URL: databaseUrl })
+
+    // One client's life, step by step: each subtest continues from the previous one's token and replica.
+    t.test('a client syncs from nothing, then incrementally, and its replica is the live set', async (t) => {
+      const user = uniqueUser('syncer')
+      const auth = bearer(user)
+      const create = (body: object) => send(app, auth, 'POST', '/api/tasks', body)
+      const get = (task: { id: string }) => send(app, auth, 'GET', `/api/tasks/${task.id}`)
+      const replica = new Map<string, Task>()
+      let token = ''
+      const created: Task[] = []
+
+      t.test('full sync: pages of 3 through `next` hold each live task once, as GET shows it, and no tombstones', async (t) => {
+        for (let i = 0; i < 7; i++) {
+          created.push(
+            await create({
+              title: `task ${i}`,
+              priority: (['low', 'medium', 'high'] as const)[i % 3],
+              tags: i % 2 === 0 ? ['even'] : [],
+              ...(i === 3 && { due_date: '2031-01-31T09:00:00Z', description: 'due' }),
+              ...(i === 6 && { due_date: '2031-01-31T09:00:00Z', recurrence: 'monthly', description: 'recurs' }),
+            }),
+          )
+        }
+        const [t0, t1, t2, t3, t4, t5, t6] = created as [Task, Task, Task, Task, Task, Task, Task]
+        await send(app, auth, 'DELETE', `/api/tasks/${t1.id}`)
+        await send(app, auth, 'DELETE', `/api/tasks/${t4.id}`)
+        // Written after the deletions, so it moves to the end of the feed.
+        await send(app, auth, 'PUT', `/api/tasks/${t0.id}`, { title: 'task 0, renamed' })
+        // Wait (with a throwaway sync) until that last write is below the feed's horizon: then so are the deletions,
+        // and the real first sync below starts after them, so the pages it walks are deterministic.
+        const settled = await pullUntil(pull(app, auth), undefined, (changes) => changes.some((change) => change.id === t0.id && !isTombstone(change) && change.title === 'task 0, renamed'))
+        t.ok(settled.changes.some((change) => change.id === t0.id), 'the writes reached the feed')
+
+        const full = await pullUntil(pull(app, auth, { limit: 3 }), undefined, hasAll([t0, t2, t3, t5, t6]))
+        t.strictSame(
+          full.pages.map((page) => [page.changes.length, page.has_more]),
+          [
+            [3, true],
+            [2, false],
+          ],
+          'two pages: 3 changes and more, then the last 2',
+        )
+        t.strictSame(ids(full.changes), ids([t2, t3, t5, t6, t0]), 'each live task once, oldest change first (the renamed task last)')
+        t.notOk(full.changes.some(isTombstone), 'no tombstones in a first sync')
+        for (const change of full.changes) t.strictSame(change, await get(change), `${change.id} as GET shows it`)
+        for (const page of full.pages) t.type(page.next, 'string')
+        applyPage(replica, full.changes)
+        token = full.next
+      })
+
+      t.test('incremental: exactly the four changes since, oldest first; then nothing', async (t) => {
+        const [, , t2, t3, , t5] = created as [Task, Task, Task, Task, Task, Task, Task]
+        await send(app, auth, 'PUT', `/api/tasks/${t2.id}`, { title: 'task 2, edited', tags: ['edited'] })
+        await send(app, auth, 'PATCH', `/api/tasks/${t3.id}/complete`, { completed: true })
+        await send(app, auth, 'DELETE', `/api/tasks/${t5.id}`)
+        const t7 = await create({ title: 'task 7', priority: 'high' })
+        created.push(t7)
+
+        const pulled = await pullUntil(pull(app, auth), token, hasAll([t2, t3, t5, t7]))
+        t.strictSame(ids(pulled.changes), ids([t2, t3, t5, t7]), 'in the order the writes were made')
+        const [edited, completed, deleted, added] = pulled.changes as [Change, Change, Change, Change]
+        t.strictSame(edited, await get(t2))
+        t.match(edited, { title: 'task 2, edited', tags: ['edited'] })
+        t.strictSame(completed, await get(t3))
+        t.match(completed, { completed: true, completed_at: RFC3339_MS })
+        t.strictSame(added, await get(t7))
+        t.strictSame(Object.keys(deleted).sort(), ['deleted', 'deleted_at', 'id'], 'a tombstone is only id, deleted, deleted_at')
+        t.match(deleted, { id: t5.id, deleted: true, deleted_at: RFC3339_MS })
+        t.ok(Date.parse((deleted as Tombstone).deleted_at) >= Date.parse(t5.created_at), 'deleted after it was created')
+        applyPage(replica, pulled.changes)
+        token = pulled.next
+
+        // Everything written has been seen, so this is a real "nothing changed", not "not visible yet".
+        const idle = await pull(app, auth)(token)
+        t.strictSame(idle.changes, [])
+        t.equal(idle.has_more, false)
+        token = idle.next
+      })
+
+      t.test('a task changed twice comes once, in its latest state; one created and deleted comes as a tombstone', async (t) => {
+        const [t0, , t2, , , , t6] = created as [Task, Task, Task, Task, Task, Task, Task]
+        await send(app, auth, 'PUT', `/api/tasks/${t2.id}`, { title: 'task 2, second' })
+        await send(app, auth, 'PUT', `/api/tasks/${t0.id}`, { priority: 'high' })
+        const brief = await create({ title: 'here and gone' })
+        await send(app, auth, 'DELETE', `/api/tasks/${brief.id}`)
+        // Completing a recurring task creates its next occurrence in the same statement: both are in the feed.
+        const spawned = { id: (await send(app, auth, 'PATCH', `/api/tasks/${t6.id}/complete`)).next_task_id as string }
+        t.type(spawned.id, 'string', 'completing the recurring task linked its next occurrence')
+        await send(app, auth, 'PUT', `/api/tasks/${t2.id}`, { title: 'task 2, third' })
+
+        // Pages of one: the recurring task and its occurrence share a transaction, and paging splits it.
+        const pulled = await pullUntil(pull(app, auth, { limit: 1 }), token, hasAll([t0, brief, t6, spawned, t2]))
+        t.strictSame(ids(pulled.changes), ids([t0, brief, t6, spawned, t2]), 'each once, at its latest change')
+        t.strictSame(pulled.changes[0], await get(t0))
+        t.match(pulled.changes[1], { id: brief.id, deleted: true, deleted_at: RFC3339_MS })
+        t.strictSame(pulled.changes[2], await get(t6))
+        t.strictSame(pulled.changes[3], await get(spawned))
+        t.match(pulled.changes[3], { title: 'task 6', completed: false, due_date: '2031-02-28T09:00:00.000Z', recurrence: 'monthly' })
+        t.strictSame(pulled.changes[4], await get(t2))
+        t.match(pulled.changes[4], { title: 'task 2, third' })
+        applyPage(replica, pulled.changes)
+        token = pulled.next
+      })
+
+      t.test('writes that change nothing, or are refused, are not changes', async (t) => {
+        const [t0, , t2, t3, , , , t7] = created as [Task, Task, Task, Task, Task, Task, Task, Task]
+        await send(app, auth, 'PUT', `/api/tasks/${t0.id}`, { priority: 'high' })
+        await send(app, auth, 'PATCH', `/api/tasks/${t3.id}/complete`, { completed: true })
+        const refused = await app.inject({ method: 'PUT', url: `/api/tasks/${t2.id}`, headers: { ...auth, 'if-match': '"1"' }, payload: { title: 'stale' } })
+        t.equal(refused.statusCode, 412)
+        // A real change after them: once it shows, any change they had made would show before it.
+        await send(app, auth, 'PUT', `/api/tasks/${t7.id}`, { description: 'the marker' })
+        const pulled = await pullUntil(pull(app, auth), token, hasAll([t7]))
+        t.strictSame(ids(pulled.changes), [t7.id], 'only the real change')
+        t.strictSame(pulled.changes[0], await get(t7))
+        applyPage(replica, pulled.changes)
+        token = pulled.next
+      })
+
+      t.test('the replica built from the pages equals GET /api/tasks', async (t) => {
+        const live = await liveTasks(app, auth)
+        t.equal(live.length, 6)
+        t.strictSame(byId(replica.values()), live)
+
+        // The owner-in-path style serves the same feed: a fresh client there converges to the same set,
+        // and a token from one style continues in the other.
+        const base = `/api/${user}/tasks`
+        const fresh = new Map<string, Task>()
+        const other = await pullUntil(pull(app, auth, { base, limit: 2 }), undefined, convergesTo(fresh, live))
+        applyPage(fresh, other.changes)
+        t.strictSame(byId(fresh.values()), live, 'a fresh replica through /api/{user_id}/tasks/changes')
+        t.strictSame((await pull(app, auth, { base })(token)).changes, [], 'a /api/tasks token continues on the other style')
+        t.strictSame((await pull(app, auth)(other.next)).changes, [], 'and the other way round')
+      })
+    })
+
+    for (const style of STYLES) {
+      t.test(`tombstones are only in the feed (${style.name})`, async (t) => {
+        const user = uniqueUser('owner')
+        const intruder = uniqueUser('intruder')
+        const auth = bearer(user)
+        const base = style.base(user)
+        const create = (body: object) => send(app, auth, 'POST', base, body)
+        const a = await create({ title: 'to delete' })
+        const b = await create({ title: 'done 1', completed: true })
+        const c = await create({ title: 'done 2', completed: true })
+        const d = await create({ title: 'stays' })
+        const etagOfA = (await app.inject({ url: `${base}/${a.id}`, headers: auth })).headers.etag as string
+        const before = await pullUntil(pull(app, auth, { base }), undefined, hasAll([a, b, c, d]))
+
+        t.equal((await app.inject({ method: 'DELETE', url: `${base}/${a.id}`, headers: auth })).statusCode, 204)
+
+        /** Every way to address a task by id; all must answer 404 for a tombstone, to its owner and to anyone else. */
+        const addressing = (owner: string, headers: Headers, id: string) => {
+          const url = `${style.base(owner)}/${id}`
+          return [
+            { method: 'GET' as const, url, headers },
+            { method: 'PUT' as const, url, headers, payload: { title: 'back from the dead' } },
+            { method: 'PUT' as const, url, headers: { ...headers, 'if-match': etagOfA }, payload: { title: 'back' } },
+            { method: 'PATCH' as const, url: `${url}/complete`, headers, payload: {} },
+            { method: 'PATCH' as const, url: `${url}/complete`, headers, payload: { completed: true } },
+            { method: 'DELETE' as const, url, headers },
+            { method: 'DELETE' as const, url, headers: { ...headers, 'if-match': etagOfA } },
+          ]
+        }
+        for (const [who, requests] of [
+          ['owner', addressing(user, auth, a.id)],
+          ['another user', addressing(intruder, bearer(intruder), a.id)],
+        ] as const) {
+          for (const request of requests) {
+            const response = await app.inject(request)
+            const label = `${who}: ${request.method} ${request.url.replace(a.id, '{deleted}')}${request.headers['if-match'] ? ' with If-Match' : ''}`
+            t.equal(response.statusCode, 404, label)
+            t.match(response.headers['content-type'], PROBLEM, label)
+            t.match(json(response), { status: 404, detail: `Task ${a.id} not found.` }, label)
+          }
+        }
+        const foreignLive = await app.inject({ url: `${style.base(intruder)}/${d.id}`, headers: bearer(intruder) })
+        t.equal(foreignLive.statusCode, 403, "another user's live task is still 403: only a deleted one is 404")
+
+        const list = await app.inject({ url: base, headers: auth })
+        t.strictSame(ids(byId(json<Task[]>(list))), ids(byId([b, c, d])), 'not listed')
+        t.equal(list.headers['x-total-count'], '3', 'not counted')
+        const done = await app.inject({ url: `${base}?status=completed`, headers: auth })
+        t.equal(done.headers['x-total-count'], '2')
+        t.strictSame(await send(app, auth, 'GET', `${base}/stats`), {
+          total: 3,
+          completed: 2,
+          pending: 1,
+          overdue: 0,
+          by_priority: { low: 0, medium: 1, high: 0 },
+        })
+
+        t.strictSame(await send(app, auth, 'DELETE', `${base}?status=completed`), { deleted: 2 }, 'clears the two completed tasks')
+        t.strictSame(await send(app, auth, 'DELETE', `${base}?status=completed`), { deleted: 0 }, 'their tombstones are not cleared again')
+        for (const cleared of [b, c]) t.equal((await app.inject({ url: `${base}/${cleared.id}`, headers: auth })).statusCode, 404)
+        const after = await app.inject({ url: base, headers: auth })
+        t.strictSame(ids(json<Task[]>(after)), [d.id])
+        t.equal(after.headers['x-total-count'], '1')
+        t.match(await send(app, auth, 'GET', `${base}/stats`), { total: 1, completed: 0, pending: 1 })
+
+        // The feed, from before the deletions, has all three as tombstones; `d` was already delivered and has not changed.
+        const feed = await pullUntil(pull(app, auth, { base }), before.next, hasAll([a, b, c]))
+        t.strictSame(ids(feed.changes), [a.id, ...ids(byId([b, c]))], 'the single delete, then the clearing (one transaction, by id)')
+        for (const change of feed.changes) t.strictSame(Object.keys(change).sort(), ['deleted', 'deleted_at', 'id'])
+        t.ok(feed.changes.every((change) => isTombstone(change) && RFC3339_MS.test(change.deleted_at)), 'tombstones with RFC 3339 deleted_at')
+      })
+    }
+
+    t.test('tokens: another user’s, malformed, list cursors and bad limits are 422; unknown parameters too', async (t) => {
+      const user = uniqueUser('holder')
+      const stranger = uniqueUser('stranger')
+      const auth = bearer(user)
+      await send(app, auth, 'POST', '/api/tasks', { title: 'one' })
+      await send(app, auth, 'POST', '/api/tasks', { title: 'two' })
+      const mine = (await pull(app, auth)(undefined)).next
+      t.equal((await changesRequest(app, auth, { since: mine })).statusCode, 200, 'my own token is fine')
+
+      const listLink = String((await app.inject({ url: '/api/tasks?limit=1', headers: auth })).headers.link)
+      const listCursor = new URL(/<([^>]+)>/.exec(listLink)![1]!, 'http://x').searchParams.get('cursor')!
+      const fields = JSON.parse(Buffer.from(mine, 'base64url').toString()) as Record<string, unknown>
+      const tampered = (change: Record<string, unknown>) => base64url(JSON.stringify({ ...fields, ...change }))
+      const malformed: [string, string][] = [
+        ['garbage', 'garbage'],
+        ['punctuation', '%%%!!!'],
+        ['base64 of {}', base64url('{}')],
+        ['base64 of null', base64url('null')],
+        ['base64 of []', base64url('[]')],
+        ['a list cursor', listCursor],
+        ['a non-numeric position', tampered({ x: 'abc' })],
+        ['a negative floor', tampered({ f: '-1' })],
+        ['a non-UUID id', tampered({ i: 'not-a-uuid' })],
+        ['an issue time as text', tampered({ t: String(fields.t) })],
+        ['an unsafe issue time', tampered({ t: 2 ** 60 })],
+        ['no owner', tampered({ u: undefined })],
+        ['the empty string', ''],
+        ['too long', 'a'.repeat(513)],
+      ]
+      const expect422 = (response: LightMyRequestResponse, path: string, label: string) => {
+        t.equal(response.statusCode, 422, label)
+        t.match(response.headers['content-type'], PROBLEM, label)
+        t.match(json(response), { status: 422, title: 'Unprocessable Entity' }, label)
+        t.equal((json(response).errors as { path: string }[] | undefined)?.[0]?.path, path, label)
+      }
+      for (const [label, since] of malformed) expect422(await changesRequest(app, auth, { since }), '/querystring/since', label)
+      expect422(await changesRequest(app, bearer(stranger), { since: mine }), '/querystring/since', "another user's token")
+      expect422(await changesRequest(app, bearer(stranger), { since: mine }, `/api/${stranger}/tasks`), '/querystring/since', "another user's token, owner-in-path style")
+
+      for (const limit of ['0', '1001', '-1', '1.5', 'abc', '']) expect422(await changesRequest(app, auth, { limit }), '/querystring/limit', `limit=${limit}`)
+      for (const limit of ['1', '1000']) t.equal((await changesRequest(app, auth, { limit })).statusCode, 200, `limit=${limit}`)
+      expect422(await changesRequest(app, auth, { foo: '1' }), '/querystring/foo', 'an unknown parameter')
+      expect422(await changesRequest(app, auth, { cursor: listCursor }), '/querystring/cursor', "the list's cursor parameter")
+
+      // Positions past PostgreSQL's bigint are refused by the decoder, not left for the database to refuse.
+      const outOfRange: [string, string][] = [
+        ['a position past bigint', tampered({ x: '99999999999999999999' })],
+        ['a floor past bigint', tampered({ f: '9223372036854775808' })],
+        ['a negative issue time', tampered({ t: -1 })],
+      ]
+      for (const [label, since] of outOfRange) expect422(await changesRequest(app, auth, { since }), '/querystring/since', label)
+
+      const foreignPath = await changesRequest(app, bearer(stranger), {}, `/api/${user}/tasks`)
+      t.equal(foreignPath.statusCode, 403, "another user's feed by path")
+      t.match(foreignPath.headers['content-type'], PROBLEM)
+      const anonymous = await changesRequest(app, {}, {})
+      t.equal(anonymous.statusCode, 401, 'no token')
+    })
+
+    t.test('over real HTTP: a client syncing while another writes ends with the live set', async (t) => {
+      const baseUrl = await listen(app)
+      const user = uniqueUser('http')
+      const auth = bearer(user)
+
+      /** The syncing client uses the owner-in-path style and pages of 3. */
+      const httpPull: Pull = async (since) => {
+        const url = new URL(`/api/${user}/tasks/changes`, baseUrl)
+        url.searchParams.set('limit', '3')
+        if (since !== undefined) url.searchParams.set('since', since)
+        const response = await fetch(url, { headers: auth })
+        if (response.status !== 200) throw new Error(`GET changes answered ${response.status}: ${await response.text()}`)
+        return (await response.json()) as ChangesPage
+      }
+      const write = async (method: string, path: string, body?: object): Promise<Task | undefined> => {
+        const init = body === undefined ? { headers: auth } : { headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) }
+        const response = await fetch(new URL(path, baseUrl), { method, ...init })
+        if (response.status >= 300) throw new Error(`${method} ${path} answered ${response.status}: ${await response.text()}`)
+        return response.status === 204 ? undefined : ((await response.json()) as Task)
+      }
+      const liveOverHttp = async (): Promise<Task[]> => {
+        const found: Task[] = []
+        for (let url: string | undefined = new URL('/api/tasks?limit=500', baseUrl).href; url !== undefined; ) {
+          const response: Response = await fetch(url, { headers: auth })
+          t.equal(response.status, 200)
+          found.push(...((await response.json()) as Task[]))
+          const link = /<([^>]+)>;\s*rel="next"/.exec(response.headers.get('link') ?? '')?.[1]
+          url = link === undefined ? undefined : new URL(link, baseUrl).href
+        }
+        return byId(found)
+      }
+
+      // A small seeded generator: the same interleaving of operations on every run.
+      let seed = 0x5eed
+      const random = () => {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+        return seed / 2 ** 32
+      }
+      const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!
+
+      let writing = true
+      const writer = async () => {
+        const live: string[] = []
+        let created = 0
+        try {
+          // A dozen creations spread among updates, completions and deletions: at least 48 writes in all.
+          for (let step = 0; created < 12 || step < 48; step++) {
+            const roll = random()
+            if (created < 12 && (live.length === 0 || roll < 0.35)) {
+              live.push((await write('POST', '/api/tasks', { title: `http ${created++}`, tags: [`n${step}`] }))!.id)
+            } else if (live.length === 0) {
+              continue
+            } else if (roll < 0.6) {
+              await write('PUT', `/api/tasks/${pick(live)}`, { title: `edited at step ${step}`, priority: pick(['low', 'medium', 'high']) })
+            } else if (roll < 0.8 || live.length <= 4) {
+              // Deletions stop at four live tasks, so the final comparison is not of two empty sets.
+              await write('PATCH', `/api/tasks/${pick(live)}/complete`, {})
+            } else {
+              const id = pick(live)
+              live.splice(live.indexOf(id), 1)
+              await write('DELETE', `/api/tasks/${id}`)
+            }
+          }
+        } finally {
+          writing = false
+        }
+        return created
+      }
+
+      const replica = new Map<string, Task>()
+      let token: string | undefined
+      let pulls = 0
+      const syncer = async () => {
+        while (writing) {
+          const page = await httpPull(token)
+          pulls++
+          // Per page: each task at most once, and only the caller's.
+          t.equal(new Set(ids(page.changes)).size, page.changes.length, `page ${pulls}: each task at most once`)
+          for (const change of page.changes) if (!isTombstone(change)) t.equal(change.user_id, user)
+          applyPage(replica, page.changes)
+          token = page.next
+          if (!page.has_more) await sleep(2)
+        }
+      }
+
+      // Settled, not Promise.all: if one side fails, the other still ends before the app closes.
+      const [wrote, synced] = await Promise.allSettled([writer(), syncer()])
+      if (wrote.status === 'rejected') throw wrote.reason
+      if (synced.status === 'rejected') throw synced.reason
+      const created = wrote.value
+      t.equal(created, 12, 'the writer made a dozen tasks')
+      t.ok(pulls > 1, `the syncer pulled while the writer wrote (${pulls} pulls)`)
+      const live = await liveOverHttp()
+      t.ok(live.length > 0, 'some tasks remain live')
+      const final = await pullUntil(httpPull, token, convergesTo(replica, live))
+      applyPage(replica, final.changes)
+      t.strictSame(byId(replica.values()), live, 'the replica is the live set')
+    })
+  })
+})
+
+t.test('sync tokens expire, and tombstones are purged, by the app clock', async (t) => {
+  forEachDriver(t, async (t, databaseUrl) => {
+    const start = Date.now()
+    let clockMs = start
+    const app = await buildApp(t, { DATABASE_URL: databaseUrl, SYNC_RETENTION: '1 day' }, { now: () => new Date(clockMs) })
+    const user = uniqueUser('clocked')
+    const auth = bearer(user)
+    const feed = pull(app, auth)
+    const created = [
+      await send(app, auth, 'POST', '/api/tasks', { title: 'a' }),
+      await send(app, auth, 'POST', '/api/tasks', { title: 'b' }),
+      await send(app, auth, 'POST', '/api/tasks', { title: 'c' }),
+    ]
+
+    t.test('a token is refused with 410 once older than SYNC_RETENTION; a fresh sync still converges', async (t) => {
+      // The last page of a sync hands out a token issued now, by the app clock: `start`.
+      const issued = (await pullUntil(feed, undefined, hasAll(created))).next
+
+      clockMs = start + 23 * HOUR
+      const at23h = await changesRequest(app, auth, { since: issued })
+      t.equal(at23h.statusCode, 200, 'accepted 23 h later')
+      const renewed = json<ChangesPage>(at23h).next
+      clockMs = start + DAY
+      t.equal((await changesRequest(app, auth, { since: issued })).statusCode, 200, 'accepted at exactly SYNC_RETENTION')
+      clockMs = start + DAY + 1
+      t.equal((await changesRequest(app, auth, { since: issued })).statusCode, 410, 'refused a millisecond later')
+
+      clockMs = start + 25 * HOUR
+      const gone = await changesRequest(app, auth, { since: issued })
+      t.equal(gone.statusCode, 410)
+      t.match(gone.headers['content-type'], PROBLEM)
+      t.match(json(gone), { type: 'about:blank', title: 'Gone', status: 410, detail: /SYNC_RETENTION/ })
+      t.equal((await changesRequest(app, auth, { since: renewed })).statusCode, 200, 'the token renewed at 23 h is 2 h old: accepted')
+
+      const live = await liveTasks(app, auth)
+      const replica = new Map<string, Task>()
+      const fresh = await pullUntil(feed, undefined, convergesTo(replica, live))
+      applyPage(replica, fresh.changes)
+      t.strictSame(byId(replica.values()), live, 'a sync without `since` starts over and converges')
+      t.equal((await changesRequest(app, auth, { since: fresh.next })).statusCode, 200, 'and its token is good')
+    })
+
+    t.test('purge keeps tombstones SYNC_RETENTION plus an hour, then deletes them', async (t) => {
+      // Back to real time: tombstones are stamped by the database's clock.
+      clockMs = Date.now()
+      const victim = created[0]!
+      const tokenBefore = (await pullUntil(feed, undefined, hasAll(created))).next
+      await send(app, auth, 'DELETE', `/api/tasks/${victim.id}`)
+      const seen = await pullUntil(feed, tokenBefore, hasAll([victim]))
+      const tombstone = seen.changes.find((change) => change.id === victim.id)
+      t.match(tombstone, { id: victim.id, deleted: true, deleted_at: RFC3339_MS })
+      const deletedAt = Date.parse((tombstone as Tombstone).deleted_at)
+      const row = () => app.db.orm.select({ id: tasks.id }).from(tasks).where(eq(tasks.id, victim.id))
+
+      clockMs = deletedAt + HOUR
+      t.strictSame(await app.purgeExpired(), { tombstones: 0, idempotencyKeys: 0 }, 'an hour after the deletion: nothing to purge')
+      clockMs = deletedAt + DAY + HOUR - 1000
+      t.equal((await app.purgeExpired()).tombstones, 0, 'a second short of retention plus the grace hour: still kept')
+      t.equal((await row()).length, 1, 'the tombstone row is still there')
+
+      clockMs = deletedAt + DAY + HOUR + 1000
+      const purged = await app.purgeExpired()
+      t.ok(purged.tombstones >= 1, `past retention plus the grace hour: purged (${purged.tombstones})`)
+      t.strictSame(await row(), [], 'the tombstone row is gone')
+      t.equal((await app.purgeExpired()).tombstones, 0, 'a second purge finds nothing')
+
+      const stale = await changesRequest(app, auth, { since: tokenBefore })
+      t.equal(stale.statusCode, 410, 'a token that might have needed it is refused: start over')
+      const live = await liveTasks(app, auth)
+      t.strictSame(ids(live), ids(byId(created.slice(1))))
+      const replica = new Map<string, Task>()
+      const fresh = await pullUntil(feed, undefined, convergesTo(replica, live))
+      t.notOk(fresh.changes.some(isTombstone), 'a fresh sync has no tombstones')
+      applyPage(replica, fresh.changes)
+      t.strictSame(byId(replica.values()), live)
+      t.strictSame((await feed(fresh.next)).changes, [], 'and nothing follows it: no trace of the purged task')
+    })
+  })
+})
