@@ -132,6 +132,46 @@ t.test('a client generated from /docs/json type-checks and works against the ser
     t.same(result.deleted, { status: 204, getAfterwards: 404 })
   })
 
+  t.test('sync: a replica built from the change feed equals the live list', async (t) => {
+    const { sync } = result
+    const [alpha, bravo, charlie, delta, ...rest] = result.created
+    t.same([sync.deletedId, sync.updatedId], [charlie?.id, delta?.id])
+    // One in-process database: every committed write is visible to the next pull, so page sizes are exact.
+    t.same(sync.fullPages, [2, 2, 2], 'six live tasks from nothing, two per page: `next` followed while `has_more`')
+    t.same(sync.incrementalPages, [2], 'the incremental pull holds only what changed since: the delete and the update')
+    t.same(sync.replica, sync.live, 'the replica from the pages holds exactly the live tasks, in their latest state')
+    t.same(
+      sync.live.map(({ id }) => id).sort(),
+      [alpha, delta, ...rest].map((task) => task?.id).sort(),
+      'the seed tasks but the two deleted ones',
+    )
+    t.same(
+      sync.tombstoneIds,
+      [sync.deletedId],
+      'a tombstone for the task deleted between the pulls; none from nothing (Bravo was deleted before the first pull)',
+    )
+    t.notOk(sync.replica.some(({ id }) => id === bravo?.id || id === sync.deletedId), 'no deleted task in the replica')
+    t.ok(sync.incrementalHadUpdate, 'the incremental pull had the updated task')
+    t.match(sync.replica.find(({ id }) => id === sync.updatedId), { title: 'Delta invoice, paid' }, 'and the replica took the update')
+  })
+
+  t.test('idempotency: a retried create replays the first response; the key reused for another body is refused', async (t) => {
+    const { attempts, reusedKey, tasksBefore, tasksAfter } = result.idempotency
+    const [first, retry] = attempts
+    t.equal(attempts.length, 2)
+    t.match(first, { status: 201, replayed: null }, 'the first request ran: no Idempotency-Replayed')
+    t.equal(first?.location, `/api/tasks/${first?.id}`, 'Location is the canonical URL')
+    t.match(first?.etag, STRONG_ETAG)
+    t.match(retry, { status: 201, replayed: 'true' }, 'the retry is a replay: Idempotency-Replayed: true')
+    t.equal(retry?.id, first?.id, 'the same task, not a second one')
+    t.equal(retry?.location, first?.location, 'the same Location')
+    t.equal(retry?.etag, first?.etag, 'the same ETag')
+    t.equal(tasksAfter, tasksBefore + 1, 'one task written in all: neither the replay nor the refused reuse wrote')
+    t.match(reusedKey, { status: 422, firstPath: '/headers/idempotency-key' }, 'the same key with another body: 422 naming the header')
+    t.match(reusedKey.contentType, PROBLEM)
+    t.ok(reusedKey.requestIdMatchesHeader, 'request_id matches X-Request-Id')
+  })
+
   t.test('typed problem bodies', async (t) => {
     const { errors } = result
     for (const [name, problem] of Object.entries(errors)) {
@@ -147,6 +187,7 @@ t.test('a client generated from /docs/json type-checks and works against the ser
     t.match(errors.emptyTitle, { status: 422, firstPath: '/body/title' })
     t.same(errors.emptyTitle.paths, ['/body/title'], 'only the title is wrong')
     t.match(errors.wrongPriority, { status: 422, firstPath: '/body/priority' }, 'what the types reject, the server rejects')
+    t.match(errors.foreignSyncToken, { status: 422, firstPath: '/querystring/since' }, "another user's sync token is refused")
   })
 
   t.comment(`timings (ms): ${JSON.stringify(timings)}`)

@@ -27,6 +27,16 @@ export interface SeenValidationProblem extends SeenProblem {
   paths: string[]
 }
 
+/** One response to a create sent with an Idempotency-Key. */
+export interface IdempotentAttempt {
+  status: number
+  id: string
+  location: string | null
+  etag: string | null
+  /** The `Idempotency-Replayed` header: `true` on a replay, absent (null) on the request that ran. */
+  replayed: string | null
+}
+
 export interface FlowResult {
   created: { id: string; title: string; priority: string; tags: string[]; location: string | null }[]
   listing: {
@@ -39,6 +49,32 @@ export interface FlowResult {
   completed: { completed: boolean; completedAtIsSet: boolean }
   stats: { total: number; completed: number; pending: number; overdue: number; by_priority: Record<string, number> }
   deleted: { status: number; getAfterwards: number }
+  sync: {
+    /** The `limit` of every pull. */
+    limit: number
+    /** How many changes each page held: the sync from nothing, then the incremental pull from its `next`. */
+    fullPages: number[]
+    incrementalPages: number[]
+    /** The tasks deleted and updated between the two pulls. */
+    deletedId: string
+    updatedId: string
+    /** The replica after both pulls, and GET /api/tasks right after: id and title, ordered by id. */
+    replica: { id: string; title: string }[]
+    live: { id: string; title: string }[]
+    /** Ids of every tombstone either pull received, in order. */
+    tombstoneIds: string[]
+    /** Whether the incremental pull had the updated task, in its updated state. */
+    incrementalHadUpdate: boolean
+  }
+  idempotency: {
+    /** A create, then its retry with the same Idempotency-Key and body: what each response said. */
+    attempts: IdempotentAttempt[]
+    /** The same key with another body. */
+    reusedKey: SeenValidationProblem
+    /** The caller's task count (GET /api/tasks/stats) before the first attempt and after the reused key. */
+    tasksBefore: number
+    tasksAfter: number
+  }
   errors: {
     missingToken: SeenProblem & { wwwAuthenticate: string | null }
     invalidToken: SeenProblem & { wwwAuthenticate: string | null }
@@ -48,6 +84,8 @@ export interface FlowResult {
     unknownId: SeenProblem
     emptyTitle: SeenValidationProblem
     wrongPriority: SeenValidationProblem
+    /** Another user's client sends the caller's sync token as `since`. */
+    foreignSyncToken: SeenValidationProblem
   }
 }
 
