@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ConfigError, corsOrigins, loadConfig, loadConfigFromProcess, rateLimitWindowMs, type Config } from '../src/config.js'
+import { ConfigError, corsOrigins, loadConfig, loadConfigFromProcess, rateLimitWindowMs, syncRetentionMs, type Config } from '../src/config.js'
 import { databaseTarget, DEFAULT_PGLITE_DIR } from '../src/db/target.js'
 
 /**
@@ -43,6 +43,13 @@ t.test('numeric strings become numbers', async (t) => {
 t.test('RATE_LIMIT_WINDOW takes milliseconds or a duration', async (t) => {
   for (const [window, ms] of [['60000', 60_000], ['30s', 30_000], ['1 minute', 60_000], ['2 hours', 7_200_000], [' 5m ', 300_000]] as const) {
     t.equal(rateLimitWindowMs(loadConfig({ RATE_LIMIT_WINDOW: window })), ms, window)
+  }
+})
+
+t.test('SYNC_RETENTION takes milliseconds or a duration, 30 days by default', async (t) => {
+  t.equal(syncRetentionMs(loadConfig({})), 30 * 24 * 60 * 60 * 1000)
+  for (const [retention, ms] of [['86400000', 86_400_000], ['7 days', 604_800_000], ['12h', 43_200_000]] as const) {
+    t.equal(syncRetentionMs(loadConfig({ SYNC_RETENTION: retention })), ms, retention)
   }
 })
 
@@ -101,6 +108,7 @@ t.test('each bad value gives its own line, naming the variable', async (t) => {
     { name: 'RATE_LIMIT_MAX not a number', env: { RATE_LIMIT_MAX: 'lots' }, variable: 'RATE_LIMIT_MAX', says: /integer/ },
     { name: 'RATE_LIMIT_WINDOW not a duration', env: { RATE_LIMIT_WINDOW: 'a while' }, variable: 'RATE_LIMIT_WINDOW', says: /"a while" is not milliseconds or a duration/ },
     { name: 'RATE_LIMIT_WINDOW zero', env: { RATE_LIMIT_WINDOW: '0' }, variable: 'RATE_LIMIT_WINDOW', says: /not milliseconds or a duration/ },
+    { name: 'SYNC_RETENTION not a duration', env: { SYNC_RETENTION: 'forever' }, variable: 'SYNC_RETENTION', says: /"forever" is not milliseconds or a duration such as 30 days/ },
     { name: 'RATE_LIMIT_WINDOW negative', env: { RATE_LIMIT_WINDOW: '-1m' }, variable: 'RATE_LIMIT_WINDOW', says: /not milliseconds or a duration/ },
     { name: 'BODY_LIMIT not a number', env: { BODY_LIMIT: '64k' }, variable: 'BODY_LIMIT', says: /integer/ },
     { name: 'BODY_LIMIT zero', env: { BODY_LIMIT: '0' }, variable: 'BODY_LIMIT', says: /greater or equal to 1/ },
