@@ -22,8 +22,13 @@ const COLUMNS = [
   'updated_at',
 ] as const
 
+/** Every column of the table, as an insert lists them: the task's, then the change feed's bookkeeping. */
+const TABLE_COLUMNS = [...COLUMNS, 'deleted_at', 'change_xid'] as const
+
 const quoted = (names: readonly string[], table?: string) => names.map((name) => (table ? `"${table}"."${name}"` : `"${name}"`)).join(', ')
 const RETURNING = `returning ${quoted(COLUMNS)}`
+/** The repository runs every write as `with "written" as (<write> returning …) select … from "written"`. */
+const selectWritten = `select ${quoted(COLUMNS)} from "written"`
 
 export type Sort = 'created' | 'updated' | 'title' | 'due_date' | 'priority'
 export type Order = 'asc' | 'desc'
@@ -61,10 +66,10 @@ export function listStatement(userId: string, filters: ListFilters, limit: numbe
   const values: unknown[] = []
   const param = (value: unknown) => `$${values.push(value)}`
   const where = () => {
-    const conditions = [`"tasks"."user_id" = ${param(userId)}`]
+    const conditions = [`"tasks"."user_id" = ${param(userId)}`, '"tasks"."deleted_at" is null']
     if (filters.status !== 'all') conditions.push(`"tasks"."completed" = ${param(filters.status === 'completed')}`)
     if (filters.priority !== undefined) conditions.push(`"tasks"."priority" in (${filters.priority.map(param).join(', ')})`)
-    return conditions.length === 1 ? conditions[0]! : `(${conditions.join(' and ')})`
+    return `(${conditions.join(' and ')})`
   }
   const key = SORT_KEYS[filters.sort]
   const direction = filters.sort === 'due_date' ? `${filters.order} nulls last` : filters.order
@@ -80,7 +85,7 @@ export function listStatement(userId: string, filters: ListFilters, limit: numbe
 export function getStatement(userId: string, id: string): Statement {
   return {
     name: 'get',
-    text: `select ${quoted(COLUMNS)} from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2)`,
+    text: `select ${quoted(COLUMNS)} from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2 and "tasks"."deleted_at" is null)`,
     values: [id, userId],
   }
 }
@@ -99,11 +104,11 @@ export function createStatement(id: string, userId: string, task: NewTask): Stat
   const values: unknown[] = []
   const param = (value: unknown) => `$${values.push(value)}`
   const given: Record<string, unknown> = { ...task, id, user_id: userId }
-  const valueOf = (column: (typeof COLUMNS)[number]) => {
+  const valueOf = (column: (typeof TABLE_COLUMNS)[number]) => {
     if (column === 'completed_at') return task.completed ? 'now()' : param(null)
     return given[column] === undefined ? 'default' : param(given[column])
   }
-  const text = `insert into "tasks" (${quoted(COLUMNS)}) values (${COLUMNS.map(valueOf).join(', ')}) ${RETURNING}`
+  const text = `with "written" as (insert into "tasks" (${quoted(TABLE_COLUMNS)}) values (${TABLE_COLUMNS.map(valueOf).join(', ')}) ${RETURNING}) ${selectWritten}`
   const name = `create_${COLUMNS.map((column) => (given[column] === undefined ? '0' : '1')).join('')}_${task.completed ? 1 : 0}`
   return { name, text, values }
 }
@@ -115,7 +120,7 @@ export function createStatement(id: string, userId: string, task: NewTask): Stat
  * sends it.)
  */
 export function completeStatement(userId: string, id: string, nextId: string): Statement {
-  const text = `with "target" as (select * from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2) for update), "spawned" as (
+  const text = `with "target" as (select * from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2 and "tasks"."deleted_at" is null) for update), "spawned" as (
       insert into "tasks" (id, user_id, title, description, priority, tags, due_date, recurrence)
       select $3::uuid, target.user_id, target.title, target.description,
         target.priority, target.tags,
@@ -126,8 +131,8 @@ export function completeStatement(userId: string, id: string, nextId: string): S
       from target
       where not target.completed and target.recurrence is not null and target.next_task_id is null
         and target.due_date < '9999-01-01T00:00:00Z'
-      returning id) update "tasks" set "completed" = $4, "completed_at" = case when "tasks"."completed" then "tasks"."completed_at" else now() end, "next_task_id" = coalesce("tasks"."next_task_id", (select id from spawned)), "version" = case when "tasks"."completed" is distinct from $5 then "tasks"."version" + 1 else "tasks"."version" end, "updated_at" = case when "tasks"."completed" is distinct from $6 then now() else "tasks"."updated_at" end where ("tasks"."id" = $7 and "tasks"."user_id" = $8) ${RETURNING}`
-  return { name: 'complete', text, values: [id, userId, nextId, true, true, true, id, userId] }
+      returning id), "written" as (update "tasks" set "completed" = $4, "completed_at" = case when "tasks"."completed" then "tasks"."completed_at" else now() end, "next_task_id" = coalesce("tasks"."next_task_id", (select id from spawned)), "version" = case when "tasks"."completed" is distinct from $5 then "tasks"."version" + 1 else "tasks"."version" end, "updated_at" = case when "tasks"."completed" is distinct from $6 then now() else "tasks"."updated_at" end, "change_xid" = case when "tasks"."completed" is distinct from $7 then pg_current_xact_id()::text::bigint else "tasks"."change_xid" end where ("tasks"."id" = $8 and "tasks"."user_id" = $9 and "tasks"."deleted_at" is null) ${RETURNING}) ${selectWritten}`
+  return { name: 'complete', text, values: [id, userId, nextId, true, true, true, true, id, userId] }
 }
 
 /** Whitespace-insensitive form, to compare with the statements the API logs. */
