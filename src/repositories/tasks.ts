@@ -1,4 +1,5 @@
 import { and, arrayContains, count, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, ne, or, sql, type SQL, type SQLWrapper, type WithSubquery } from 'drizzle-orm'
+import { createHash } from 'node:crypto'
 import { v7 as uuidv7 } from 'uuid'
 import type { PgUpdateSetSource, WithSubqueryWithSelection } from 'drizzle-orm/pg-core'
 import type { Orm } from '../db/database.js'
@@ -133,6 +134,21 @@ export interface ListOptions {
   after?: Cursor
 }
 
+/** What a listing's statement depends on, values aside: one prepared statement per shape. */
+interface ListShape {
+  status: NonNullable<ListOptions['status']>
+  /** How many priorities are accepted. */
+  priorities: number
+  tag: boolean
+  q: boolean
+  due_before: boolean
+  due_after: boolean
+  sort: NonNullable<ListOptions['sort']>
+  order: NonNullable<ListOptions['order']>
+  /** No cursor; a cursor past the dated tasks; a cursor with a sort key. */
+  cursor: 'none' | 'undated' | 'keyed'
+}
+
 /** A position in a listing: the last row's sort key (as text, null for no due date) and id. */
 export interface Cursor {
   key: string | null
@@ -182,7 +198,16 @@ const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (character) =>
  * HTTP driver has no interactive transactions, and one statement is atomic on every driver.
  */
 export class TaskRepository {
-  constructor(private readonly orm: Orm) {}
+  /** Prepared listings by shape: a bounded set (every choice in ListShape is from a short list). */
+  private readonly listQueries = new Map<string, ReturnType<TaskRepository['prepareList']>>()
+
+  /** The most frequent read, prepared once. */
+  private readonly getOne
+
+  constructor(private readonly orm: Orm) {
+    const [userId, id] = [sql.placeholder('userId'), sql.placeholder('id')]
+    this.getOne = orm.select(TASK_COLUMNS).from(tasks).where(and(eq(tasks.id, id), eq(tasks.user_id, userId), live)).prepare('tasks_get')
+  }
 
   /**
    * One page, by keyset (never OFFSET), so pages stay stable while tasks are added or removed, and the count of
@@ -191,45 +216,31 @@ export class TaskRepository {
   async list(userId: string, options: ListOptions): Promise<Page> {
     const { status = 'all', priority, tag, q, due_before, due_after, sort = 'created', order = DEFAULT_ORDER[sort] } = options
     const { limit = DEFAULT_LIMIT, after } = options
-    const pattern = q === undefined ? undefined : likePattern(q)
-    const { key, type } = SORT_KEYS[sort]
-    const filters = and(
-      eq(tasks.user_id, userId),
-      live,
-      status === 'all' ? undefined : eq(tasks.completed, status === 'completed'),
-      priority === undefined ? undefined : inArray(tasks.priority, priority),
-      tag === undefined ? undefined : arrayContains(tasks.tags, tag),
-      pattern === undefined ? undefined : sql`(${tasks.title} ilike ${pattern} escape '\\' or ${tasks.description} ilike ${pattern} escape '\\')`,
-      due_before === undefined ? undefined : lt(tasks.due_date, due_before),
-      due_after === undefined ? undefined : gte(tasks.due_date, due_after),
-    )
-    const beyond = sql.raw(order === 'asc' ? '>' : '<')
-    const keyed = (cursor: Cursor) => sql`(${key}, ${tasks.id}) ${beyond} (${cursor.key}::${sql.raw(type)}, ${cursor.id}::uuid)`
-    // Only due dates can be null; those rows come after every dated one, ordered by id.
-    const afterCursor =
-      after === undefined
-        ? undefined
-        : after.key === null
-          ? sql`${tasks.due_date} is null and ${tasks.id} ${beyond} ${after.id}::uuid`
-          : sort === 'due_date'
-            ? sql`(${tasks.due_date} is null or ${keyed(after)})`
-            : keyed(after)
-    // Spelled out only where nulls exist: on a NOT NULL key, `nulls last` would stop PostgreSQL using the index order.
-    const direction = sql.raw(sort === 'due_date' ? `${order} nulls last` : order)
-    // The count and the page in one statement: the page is a keyset range that stops at its limit, and the
-    // lateral join still yields the count when the page is empty.
-    const counted = this.orm.select({ total: sql<number>`count(*)`.mapWith(Number).as('total') }).from(tasks).where(filters).as('counted')
-    const page = this.orm
-      .select({ ...TASK_COLUMNS, sort_key: sql<string | null>`(${key})::text`.as('sort_key') })
-      .from(tasks)
-      .where(and(filters, afterCursor))
-      .orderBy(sql`${key} ${direction}`, sql`${tasks.id} ${sql.raw(order)}`)
-      .limit(limit + 1)
-      .as('page')
-    const rows = await this.orm
-      .select()
-      .from(counted)
-      .leftJoinLateral(page, sql`true`)
+    const shape: ListShape = {
+      status,
+      priorities: priority?.length ?? 0,
+      tag: tag !== undefined,
+      q: q !== undefined,
+      due_before: due_before !== undefined,
+      due_after: due_after !== undefined,
+      sort,
+      order,
+      cursor: after === undefined ? 'none' : after.key === null ? 'undated' : 'keyed',
+    }
+    // The values go in as the columns would encode them: arrays and dates as PostgreSQL literals.
+    const values = {
+      userId,
+      limit: limit + 1,
+      ...(status !== 'all' && { completed: status === 'completed' }),
+      ...Object.fromEntries((priority ?? []).map((value, index) => [`priority${index}`, value])),
+      ...(tag !== undefined && { tags: tasks.tags.mapToDriverValue(tag) }),
+      ...(q !== undefined && { pattern: likePattern(q) }),
+      ...(due_before !== undefined && { dueBefore: tasks.due_date.mapToDriverValue(due_before) }),
+      ...(due_after !== undefined && { dueAfter: tasks.due_date.mapToDriverValue(due_after) }),
+      ...(after !== undefined && { afterKey: after.key, afterId: after.id }),
+    }
+    const rows = await this.listQuery(shape)
+      .execute(values)
       .catch((error: unknown) => {
         // A cursor is the client's text: a key its sort's type cannot read (SQLSTATE class 22) is a bad cursor.
         throw after !== undefined && sqlState(error)?.startsWith('22') ? new InvalidCursorError('unreadable cursor key', { cause: error }) : error
@@ -239,6 +250,59 @@ export class TaskRepository {
     const tasksOnPage = found.slice(0, limit).map(({ sort_key: _key, ...task }) => task)
     const last = found.length > limit ? found[limit - 1] : undefined
     return { tasks: tasksOnPage, total, ...(last && { next: { key: last.sort_key, id: last.id } }) }
+  }
+
+  /**
+   * The prepared statement for one shape of listing, built once and kept: values are placeholders, so requests
+   * skip building the query and, on a server, PostgreSQL plans it once per connection. The count and the page
+   * come in one statement: the page is a keyset range that stops at its limit, and the lateral join still
+   * yields the count when the page is empty. Tasks without a due date come last in both orders.
+   */
+  private listQuery(shape: ListShape) {
+    // Named by the shape, so every repository instance gives one text the same name on a shared connection.
+    const name = `tasks_list_${createHash('sha256').update(JSON.stringify(shape)).digest('base64url').slice(0, 24)}`
+    let prepared = this.listQueries.get(name)
+    if (prepared === undefined) {
+      prepared = this.prepareList(shape, name)
+      this.listQueries.set(name, prepared)
+    }
+    return prepared
+  }
+
+  private prepareList(shape: ListShape, name: string) {
+    const { status, priorities, sort, order } = shape
+    const { key, type } = SORT_KEYS[sort]
+    const value = (name: string) => sql.placeholder(name)
+    const pattern = value('pattern')
+    const filters = and(
+      eq(tasks.user_id, value('userId')),
+      live,
+      status === 'all' ? undefined : eq(tasks.completed, value('completed')),
+      priorities === 0 ? undefined : inArray(tasks.priority, Array.from({ length: priorities }, (_, index) => value(`priority${index}`))),
+      shape.tag ? arrayContains(tasks.tags, value('tags')) : undefined,
+      shape.q ? sql`(${tasks.title} ilike ${pattern} escape '\\' or ${tasks.description} ilike ${pattern} escape '\\')` : undefined,
+      shape.due_before ? lt(tasks.due_date, value('dueBefore')) : undefined,
+      shape.due_after ? gte(tasks.due_date, value('dueAfter')) : undefined,
+    )
+    const beyond = sql.raw(order === 'asc' ? '>' : '<')
+    const keyed = sql`(${key}, ${tasks.id}) ${beyond} (${value('afterKey')}::${sql.raw(type)}, ${value('afterId')}::uuid)`
+    // Only due dates can be null; those rows come after every dated one, ordered by id.
+    const afterCursor = {
+      none: undefined,
+      undated: sql`${tasks.due_date} is null and ${tasks.id} ${beyond} ${value('afterId')}::uuid`,
+      keyed: sort === 'due_date' ? sql`(${tasks.due_date} is null or ${keyed})` : keyed,
+    }[shape.cursor]
+    // Spelled out only where nulls exist: on a NOT NULL key, `nulls last` would stop PostgreSQL using the index order.
+    const direction = sql.raw(sort === 'due_date' ? `${order} nulls last` : order)
+    const counted = this.orm.select({ total: sql<number>`count(*)`.mapWith(Number).as('total') }).from(tasks).where(filters).as('counted')
+    const page = this.orm
+      .select({ ...TASK_COLUMNS, sort_key: sql<string | null>`(${key})::text`.as('sort_key') })
+      .from(tasks)
+      .where(and(filters, afterCursor))
+      .orderBy(sql`${key} ${direction}`, sql`${tasks.id} ${sql.raw(order)}`)
+      .limit(value('limit'))
+      .as('page')
+    return this.orm.select().from(counted).leftJoinLateral(page, sql`true`).prepare(name)
   }
 
   /**
@@ -300,7 +364,7 @@ export class TaskRepository {
   }
 
   async get(userId: string, id: string): Promise<Task | undefined> {
-    const [task] = await this.orm.select(TASK_COLUMNS).from(tasks).where(this.owned(userId, id))
+    const [task] = await this.getOne.execute({ userId, id })
     return task
   }
 
