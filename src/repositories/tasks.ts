@@ -1,7 +1,7 @@
-import { and, arrayContains, count, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, ne, or, sql, type SQL, type SQLWrapper, type WithSubquery } from 'drizzle-orm'
+import { and, arrayContains, count, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, ne, or, sql, type Param, type SQL, type SQLWrapper, type WithSubquery } from 'drizzle-orm'
 import { createHash } from 'node:crypto'
 import { v7 as uuidv7 } from 'uuid'
-import type { PgUpdateSetSource, WithSubqueryWithSelection } from 'drizzle-orm/pg-core'
+import type { PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Orm } from '../db/database.js'
 import { sqlState, violatedConstraint } from '../db/errors.js'
 import {
@@ -177,14 +177,21 @@ const DEFAULT_LIMIT = 100
 /** Rows that are tasks, not tombstones. */
 const live = isNull(tasks.deleted_at)
 
-/**
- * A write as its parts: the statement (an insert or update returning TASK_COLUMNS) and the common table
- * expressions it reads. Run as `with …, written as (statement) select … from written`, so the same statement
- * serves a plain write and one that records an Idempotency-Key beside it.
- */
-interface Write {
+/** A write's statement (an insert or update returning TASK_COLUMNS) and the common table expressions it reads. */
+interface WriteStatement {
   with: WithSubquery[]
   statement: SQLWrapper
+}
+
+/**
+ * A write, prepared once per shape: `shape` names everything its SQL depends on, `build` makes that SQL with
+ * placeholders, and `values` fill them for this request. It runs as `with …, written as (statement) select …
+ * from written`, so the same statement serves a plain write and one that records an Idempotency-Key beside it.
+ */
+interface Write {
+  shape: string
+  values: Record<string, unknown>
+  build(): WriteStatement
 }
 
 /** Newest, and most important, first; titles and due dates soonest first. */
@@ -198,8 +205,9 @@ const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (character) =>
  * HTTP driver has no interactive transactions, and one statement is atomic on every driver.
  */
 export class TaskRepository {
-  /** Prepared listings by shape: a bounded set (every choice in ListShape is from a short list). */
+  /** Prepared statements by shape: bounded sets, since every choice in a shape is from a short list. */
   private readonly listQueries = new Map<string, ReturnType<TaskRepository['prepareList']>>()
+  private readonly writeQueries = new Map<string, ReturnType<TaskRepository['prepareWrite']>>()
 
   /** The most frequent read, prepared once. */
   private readonly getOne
@@ -259,12 +267,11 @@ export class TaskRepository {
    * yields the count when the page is empty. Tasks without a due date come last in both orders.
    */
   private listQuery(shape: ListShape) {
-    // Named by the shape, so every repository instance gives one text the same name on a shared connection.
-    const name = `tasks_list_${createHash('sha256').update(JSON.stringify(shape)).digest('base64url').slice(0, 24)}`
-    let prepared = this.listQueries.get(name)
+    const key = JSON.stringify(shape)
+    let prepared = this.listQueries.get(key)
     if (prepared === undefined) {
-      prepared = this.prepareList(shape, name)
-      this.listQueries.set(name, prepared)
+      prepared = this.prepareList(shape, statementName('tasks_list', key))
+      this.listQueries.set(key, prepared)
     }
     return prepared
   }
@@ -356,11 +363,20 @@ export class TaskRepository {
   }
 
   async create(userId: string, fields: Pick<TaskFields, 'title'> & Partial<TaskFields>, claim?: IdempotencyClaim): Promise<Task | RecordedResponse> {
-    const statement = this.orm
-      .insert(tasks)
-      .values({ ...fields, id: uuidv7(), user_id: userId, completed_at: fields.completed ? sql`now()` : null })
-      .returning(TASK_COLUMNS)
-    return (await this.run(userId, { with: [], statement }, claim))!
+    const given = givenFields(fields)
+    const write: Write = {
+      shape: `create ${shapeOf(fields, given)} ${fields.completed === true}`,
+      values: { ...fields, id: uuidv7(), userId },
+      build: () => ({
+        with: [],
+        // `title` is named first for the insert's type, which requires one; fieldValues sets it again.
+        statement: this.orm
+          .insert(tasks)
+          .values({ title: slot('title'), ...fieldValues(fields, given), id: slot('id'), user_id: slot('userId'), completed_at: fields.completed ? sql`now()` : null })
+          .returning(TASK_COLUMNS),
+      }),
+    }
+    return (await this.run(userId, write, claim))!
   }
 
   async get(userId: string, id: string): Promise<Task | undefined> {
@@ -374,24 +390,27 @@ export class TaskRepository {
    * turns false.
    */
   async update(userId: string, id: string, changes: Partial<TaskFields>, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
-    const changed = or(
-      ...Object.entries(changes).map(([field, value]) => {
-        const column = tasks[field as keyof TaskFields]
-        // sql.param with the column encodes arrays and dates as the column does, not as a list of parameters.
-        return sql`${column} is distinct from ${sql.param(value, column)}`
-      }),
-    )
-    const set = {
-      ...changes,
-      ...(changes.completed !== undefined && {
-        completed_at: changes.completed ? sql`case when ${tasks.completed} then ${tasks.completed_at} else now() end` : null,
-      }),
-      updated_at: sql`case when ${changed} then now() else ${tasks.updated_at} end`,
-      version: sql`case when ${changed} then ${tasks.version} + 1 else ${tasks.version} end`,
-      change_xid: sql`case when ${changed} then ${currentTransactionId} else ${tasks.change_xid} end`,
-    }
+    const given = givenFields(changes)
     // Only a write that may complete the task can create a next occurrence.
-    const write = changes.completed === true ? this.completing(userId, id, set, changes, expected) : this.updating(userId, id, set, expected)
+    const completes = changes.completed === true
+    const set = () => {
+      // sql.param with the column encodes arrays and dates as the column does, not as a list of parameters.
+      const changed = or(...given.map((field) => sql`${tasks[field]} is distinct from ${fieldValue(changes, field)}`))
+      return {
+        ...fieldValues(changes, given),
+        ...(changes.completed !== undefined && {
+          completed_at: changes.completed ? sql`case when ${tasks.completed} then ${tasks.completed_at} else now() end` : null,
+        }),
+        updated_at: sql`case when ${changed} then now() else ${tasks.updated_at} end`,
+        version: sql`case when ${changed} then ${tasks.version} + 1 else ${tasks.version} end`,
+        change_xid: sql`case when ${changed} then ${currentTransactionId} else ${tasks.change_xid} end`,
+      }
+    }
+    const write: Write = {
+      shape: `update ${shapeOf(changes, given)} ${changes.completed} ${expected?.length}`,
+      values: { ...changes, ...targetValues(userId, id, expected), ...(completes && { spawnId: uuidv7() }) },
+      build: () => (completes ? this.completing(set(), changes, expected?.length) : this.updating(set(), expected?.length)),
+    }
     return this.run(userId, write, claim)
   }
 
@@ -404,16 +423,26 @@ export class TaskRepository {
       version: sql`${tasks.version} + 1`,
       change_xid: currentTransactionId,
     }
-    return this.run(userId, this.completing(userId, id, set, {}, expected), claim)
+    const write: Write = {
+      shape: `toggle ${expected?.length}`,
+      values: { ...targetValues(userId, id, expected), spawnId: uuidv7() },
+      build: () => this.completing(set, {}, expected?.length),
+    }
+    return this.run(userId, write, claim)
   }
 
   /** Leaves a tombstone for sync; every other query treats the task as gone. */
   async delete(userId: string, id: string, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
-    return this.run(userId, this.updating(userId, id, TOMBSTONE, expected), claim)
+    const write: Write = {
+      shape: `delete ${expected?.length}`,
+      values: targetValues(userId, id, expected),
+      build: () => this.updating(TOMBSTONE, expected?.length),
+    }
+    return this.run(userId, write, claim)
   }
 
-  private updating(userId: string, id: string, set: UpdateSet, expected: ExpectedVersions): Write {
-    return { with: [], statement: this.orm.update(tasks).set(set).where(this.owned(userId, id, expected)).returning(TASK_COLUMNS) }
+  private updating(set: UpdateSet, expectedCount: number | undefined): WriteStatement {
+    return { with: [], statement: this.orm.update(tasks).set(set).where(target(expectedCount)).returning(TASK_COLUMNS) }
   }
 
   /**
@@ -421,17 +450,18 @@ export class TaskRepository {
    * creates its next occurrence and links it in `next_task_id`, all in one statement (Neon's HTTP driver has no
    * transactions). `target` locks the row, so of two concurrent completions the second waits, then sees the
    * first's `next_task_id` and spawns nothing: exactly once. The occurrence copies the task as this write leaves
-   * it (`changes` override the stored fields), with the due date one period later, computed in UTC so month
-   * ends clamp (Jan 31 + 1 month = Feb 28 or 29). The series ends in year 9999: a date past it cannot be written.
+   * it (the fields in `changes` override the stored ones), with the due date one period later, computed in UTC so
+   * month ends clamp (Jan 31 + 1 month = Feb 28 or 29). The series ends in year 9999: a date past it cannot be
+   * written.
    */
-  private completing(userId: string, id: string, set: UpdateSet, changes: Partial<TaskFields>, expected: ExpectedVersions): Write {
-    const field = <K extends keyof TaskFields>(name: K, type: string) =>
-      name in changes ? sql`${sql.param(changes[name], tasks[name])}::${sql.raw(type)}` : sql.raw(`target.${name}`)
+  private completing(set: UpdateSet, changes: Partial<TaskFields>, expectedCount: number | undefined): WriteStatement {
+    const field = (name: keyof TaskFields, type: string) =>
+      changes[name] === undefined ? sql.raw(`target.${name}`) : sql`${fieldValue(changes, name)}::${sql.raw(type)}`
     const recurrence = field('recurrence', 'text')
-    const target = this.orm.$with('target', {}).as(sql`select * from ${tasks} where ${this.owned(userId, id, expected)} for update`)
+    const locked = this.orm.$with('target', {}).as(sql`select * from ${tasks} where ${target(expectedCount)} for update`)
     const spawned = this.orm.$with('spawned', {}).as(sql`
       insert into ${tasks} (id, user_id, title, description, priority, tags, due_date, recurrence)
-      select ${uuidv7()}::uuid, target.user_id, ${field('title', 'text')}, ${field('description', 'text')},
+      select ${slot('spawnId')}::uuid, target.user_id, ${field('title', 'text')}, ${field('description', 'text')},
         ${field('priority', 'text')}, ${field('tags', 'text[]')},
         ((${field('due_date', 'timestamptz')}) at time zone 'UTC' + case ${recurrence}
           when 'daily' then interval '1 day' when 'weekly' then interval '7 days'
@@ -444,9 +474,9 @@ export class TaskRepository {
     const statement = this.orm
       .update(tasks)
       .set({ ...set, next_task_id: sql`coalesce(${tasks.next_task_id}, (select id from spawned))` })
-      .where(this.owned(userId, id, expected))
+      .where(target(expectedCount))
       .returning(TASK_COLUMNS)
-    return { with: [target, spawned], statement }
+    return { with: [locked, spawned], statement }
   }
 
   /**
@@ -461,16 +491,15 @@ export class TaskRepository {
    * - the write matched nothing: the key is looked up once more (see below), else it is a miss.
    */
   private async run(userId: string, write: Write, claim: IdempotencyClaim | undefined): Promise<WriteResult> {
-    const written = this.orm.$with('written', TASK_COLUMNS).as(write.statement.getSQL())
     if (claim === undefined) {
-      const [task] = await this.orm.with(...write.with, written).select().from(written).catch(recurrenceWithoutDueDate)
+      const [task] = await this.preparedWrite(write).execute(write.values).catch(recurrenceWithoutDueDate)
       return task
     }
     for (let attempt = 1; ; attempt++) {
       try {
         // A miss may be a concurrent first request's doing: it held the row, changed it and recorded the key
         // while this statement waited for the row. A fresh read sees its record, which is then the answer.
-        return (await this.runClaimed(userId, write, written, claim)) ?? (await this.recordedResponse(userId, claim))
+        return (await this.runClaimed(userId, write, claim)) ?? (await this.recordedResponse(userId, claim))
       } catch (error) {
         // The key was recorded after this statement began: its record is the answer (or, expired, it is freed).
         if (violatedConstraint(error) !== IDEMPOTENCY_KEY || attempt === 3) throw error
@@ -480,22 +509,39 @@ export class TaskRepository {
     }
   }
 
-  private async runClaimed(
-    userId: string,
-    write: Write,
-    written: WithSubqueryWithSelection<typeof TASK_COLUMNS, 'written'>,
-    claim: IdempotencyClaim,
-  ): Promise<WriteResult> {
+  /** A write's statement, `with …, written as (write) select … from written`, prepared once per shape. */
+  private preparedWrite(write: Write) {
+    let prepared = this.writeQueries.get(write.shape)
+    if (prepared === undefined) {
+      prepared = this.prepareWrite(write)
+      this.writeQueries.set(write.shape, prepared)
+    }
+    return prepared
+  }
+
+  private prepareWrite(write: Write) {
+    const { with: ctes, statement } = write.build()
+    const written = this.orm.$with('written', TASK_COLUMNS).as(statement.getSQL())
+    return this.orm.with(...ctes, written).select().from(written).prepare(statementName('tasks_write', write.shape))
+  }
+
+  /** The write, the lookup of its key and the key's record in one statement; built per request (keys are rare). */
+  private async runClaimed(userId: string, write: Write, claim: IdempotencyClaim): Promise<WriteResult> {
+    const { with: ctes, statement } = write.build()
+    const written = this.orm.$with('written', TASK_COLUMNS).as(statement.getSQL())
     const existing = this.orm.$with('existing').as(this.orm.select().from(idempotencyKeys).where(this.liveKey(userId, claim)))
+    const withBody = claim.status !== 204
     const recorded = this.orm.$with('recorded', {}).as(sql`
       insert into ${idempotencyKeys} (user_id, key, fingerprint, status, task, created_at)
-      select ${userId}, ${claim.key}, ${claim.fingerprint}, ${claim.status}, ${claim.status === 204 ? null : sql`to_jsonb(written)`}, ${claim.now}
+      select ${userId}, ${claim.key}, ${claim.fingerprint}, ${claim.status}, ${withBody ? sql`to_jsonb(written)` : null}, ${claim.now}
       from written`)
     const [row] = await this.orm
-      .with(...write.with, written, existing, recorded)
+      .with(...ctes, written, existing, recorded)
       .select()
       .from(written)
       .fullJoin(existing, sql`true`)
+      .prepare(statementName('tasks_keyed_write', `${write.shape} ${withBody}`))
+      .execute(write.values)
       .catch(recurrenceWithoutDueDate)
     if (row?.existing) return recordedResponse(row.existing)
     return row?.written ?? undefined
@@ -555,15 +601,48 @@ export class TaskRepository {
       .where(and(eq(tasks.id, id), ne(tasks.user_id, userId), live))
     return row !== undefined
   }
-
-  /** The caller's task with this id, and with one of the expected versions when there are any. */
-  private owned(userId: string, id: string, expected?: ExpectedVersions): SQL | undefined {
-    return and(eq(tasks.id, id), eq(tasks.user_id, userId), live, expected && inArray(tasks.version, expected))
-  }
 }
 
+/** The later of two feed positions. */
 function laterOf(a: FeedPosition, b: FeedPosition): FeedPosition {
   return a.xid > b.xid || (a.xid === b.xid && a.id > b.id) ? a : b
+}
+
+const slot = (name: string) => sql.placeholder(name)
+
+/**
+ * A field's value in a prepared write's SQL: a placeholder that the column encodes (arrays and dates as
+ * PostgreSQL reads them), or SQL null, which column encoders do not take.
+ */
+function fieldValue(fields: Partial<TaskFields>, name: keyof TaskFields): SQL | Param {
+  return fields[name] === null ? sql`null` : sql.param(slot(name), tasks[name])
+}
+
+/** The fields to insert or set: insert and set wrap each placeholder with its column's encoder themselves. */
+const fieldValues = (fields: Partial<TaskFields>, given: (keyof TaskFields)[]) =>
+  Object.fromEntries(given.map((name) => [name, fields[name] === null ? sql`null` : slot(name)]))
+
+/** Which fields a write sets, and which of them to null: part of its shape. */
+const shapeOf = (fields: Partial<TaskFields>, given: (keyof TaskFields)[]) => given.map((name) => (fields[name] === null ? `${name}:null` : name)).join(',')
+
+/** The fields a write sets, in a fixed order: part of its shape. */
+function givenFields(fields: Partial<TaskFields>): (keyof TaskFields)[] {
+  return (Object.keys(fields) as (keyof TaskFields)[]).filter((field) => fields[field] !== undefined).sort()
+}
+
+/** The caller's task with this id, and with one of the expected versions when there are any (see targetValues). */
+function target(expectedCount: number | undefined): SQL | undefined {
+  const versions = expectedCount === undefined ? undefined : Array.from({ length: expectedCount }, (_, index) => slot(`expected${index}`))
+  return and(eq(tasks.id, slot('id')), eq(tasks.user_id, slot('userId')), live, versions && inArray(tasks.version, versions))
+}
+
+function targetValues(userId: string, id: string, expected: ExpectedVersions): Record<string, unknown> {
+  return { userId, id, ...Object.fromEntries((expected ?? []).map((version, index) => [`expected${index}`, version])) }
+}
+
+/** A prepared statement's name: the same for the same SQL in every repository, as a shared connection needs. */
+function statementName(kind: string, shape: string): string {
+  return `${kind}_${createHash('sha256').update(shape).digest('base64url').slice(0, 24)}`
 }
 
 /** What deleting sets: the row stays, as a tombstone in the change feed. */
