@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
@@ -66,7 +65,7 @@ export async function openDatabase(target: DatabaseTarget, onPoolError: (error: 
       return database(target.driver, orm, queries, () => migratePglite(orm, { migrationsFolder }), () => client.close())
     }
     case 'node-postgres': {
-      const pool = preparingStatements(new pg.Pool({ connectionString: target.url, connectionTimeoutMillis: TIMEOUT_MS, query_timeout: TIMEOUT_MS }))
+      const pool = new pg.Pool({ connectionString: target.url, connectionTimeoutMillis: TIMEOUT_MS, query_timeout: TIMEOUT_MS })
       // An idle client losing its connection must not crash the process; the next query reconnects.
       pool.on('error', onPoolError)
       const orm = drizzleNodePostgres({ client: pool, logger })
@@ -78,33 +77,6 @@ export async function openDatabase(target: DatabaseTarget, onPoolError: (error: 
       return database(target.driver, orm, queries, () => migrateNeon(orm, { migrationsFolder }), async () => {})
     }
   }
-}
-
-/**
- * Makes each query Drizzle's query builder sends a named prepared statement, named by a digest of its text, so
- * PostgreSQL parses and plans each distinct statement once per connection rather than on every request. The
- * repository's statements come in a bounded set of shapes (values are always parameters), so the names stay
- * few. Only the builder's queries (row mode `array`) are named: migrations may send several commands at once,
- * which a prepared statement cannot hold.
- */
-function preparingStatements(pool: pg.Pool): pg.Pool {
-  const query = pool.query.bind(pool) as (config: unknown, ...rest: unknown[]) => unknown
-  const names = new Map<string, string>()
-  const nameOf = (text: string) => {
-    let name = names.get(text)
-    if (name === undefined) {
-      name = `q${createHash('sha256').update(text).digest('base64url').slice(0, 40)}`
-      names.set(text, name)
-    }
-    return name
-  }
-  const named = (config: unknown) => {
-    const statement = config as Partial<pg.QueryConfig> & { rowMode?: string }
-    if (typeof config !== 'object' || config === null || statement.rowMode !== 'array' || statement.name !== undefined) return config
-    return { ...statement, name: nameOf(statement.text!) }
-  }
-  pool.query = ((config: unknown, ...rest: unknown[]) => query(named(config), ...rest)) as typeof pool.query
-  return pool
 }
 
 /** Drizzle's logger, fanned out to whoever listens (the statement log at trace level, the round-trip test). */

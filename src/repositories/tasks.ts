@@ -209,12 +209,28 @@ export class TaskRepository {
   private readonly listQueries = new Map<string, ReturnType<TaskRepository['prepareList']>>()
   private readonly writeQueries = new Map<string, ReturnType<TaskRepository['prepareWrite']>>()
 
-  /** The most frequent read, prepared once. */
+  private readonly changeQueries = new Map<string, ReturnType<TaskRepository['prepareChanges']>>()
+
+  /** Statements of a single shape, prepared once. */
   private readonly getOne
+  private readonly countOne
+  private readonly clearCompleted
+  private readonly ownedElsewhere
 
   constructor(private readonly orm: Orm) {
-    const [userId, id] = [sql.placeholder('userId'), sql.placeholder('id')]
-    this.getOne = orm.select(TASK_COLUMNS).from(tasks).where(and(eq(tasks.id, id), eq(tasks.user_id, userId), live)).prepare('tasks_get')
+    this.getOne = orm.select(TASK_COLUMNS).from(tasks).where(target(undefined)).prepare('tasks_get')
+    this.countOne = this.prepareStats()
+    this.clearCompleted = orm
+      .update(tasks)
+      .set(TOMBSTONE)
+      .where(and(eq(tasks.user_id, slot('userId')), live, eq(tasks.completed, true)))
+      .returning({ id: tasks.id })
+      .prepare('tasks_clear_completed')
+    this.ownedElsewhere = orm
+      .select({ id: tasks.id })
+      .from(tasks)
+      .where(and(eq(tasks.id, slot('id')), ne(tasks.user_id, slot('userId')), live))
+      .prepare('tasks_owned_elsewhere')
   }
 
   /**
@@ -268,35 +284,29 @@ export class TaskRepository {
    */
   private listQuery(shape: ListShape) {
     const key = JSON.stringify(shape)
-    let prepared = this.listQueries.get(key)
-    if (prepared === undefined) {
-      prepared = this.prepareList(shape, statementName('tasks_list', key))
-      this.listQueries.set(key, prepared)
-    }
-    return prepared
+    return preparedOnce(this.listQueries, key, () => this.prepareList(shape, statementName('tasks_list', key)))
   }
 
   private prepareList(shape: ListShape, name: string) {
     const { status, priorities, sort, order } = shape
     const { key, type } = SORT_KEYS[sort]
-    const value = (name: string) => sql.placeholder(name)
-    const pattern = value('pattern')
+    const pattern = slot('pattern')
     const filters = and(
-      eq(tasks.user_id, value('userId')),
+      eq(tasks.user_id, slot('userId')),
       live,
-      status === 'all' ? undefined : eq(tasks.completed, value('completed')),
-      priorities === 0 ? undefined : inArray(tasks.priority, Array.from({ length: priorities }, (_, index) => value(`priority${index}`))),
-      shape.tag ? arrayContains(tasks.tags, value('tags')) : undefined,
+      status === 'all' ? undefined : eq(tasks.completed, slot('completed')),
+      priorities === 0 ? undefined : inArray(tasks.priority, Array.from({ length: priorities }, (_, index) => slot(`priority${index}`))),
+      shape.tag ? arrayContains(tasks.tags, slot('tags')) : undefined,
       shape.q ? sql`(${tasks.title} ilike ${pattern} escape '\\' or ${tasks.description} ilike ${pattern} escape '\\')` : undefined,
-      shape.due_before ? lt(tasks.due_date, value('dueBefore')) : undefined,
-      shape.due_after ? gte(tasks.due_date, value('dueAfter')) : undefined,
+      shape.due_before ? lt(tasks.due_date, slot('dueBefore')) : undefined,
+      shape.due_after ? gte(tasks.due_date, slot('dueAfter')) : undefined,
     )
     const beyond = sql.raw(order === 'asc' ? '>' : '<')
-    const keyed = sql`(${key}, ${tasks.id}) ${beyond} (${value('afterKey')}::${sql.raw(type)}, ${value('afterId')}::uuid)`
+    const keyed = sql`(${key}, ${tasks.id}) ${beyond} (${slot('afterKey')}::${sql.raw(type)}, ${slot('afterId')}::uuid)`
     // Only due dates can be null; those rows come after every dated one, ordered by id.
     const afterCursor = {
       none: undefined,
-      undated: sql`${tasks.due_date} is null and ${tasks.id} ${beyond} ${value('afterId')}::uuid`,
+      undated: sql`${tasks.due_date} is null and ${tasks.id} ${beyond} ${slot('afterId')}::uuid`,
       keyed: sort === 'due_date' ? sql`(${tasks.due_date} is null or ${keyed})` : keyed,
     }[shape.cursor]
     // Spelled out only where nulls exist: on a NOT NULL key, `nulls last` would stop PostgreSQL using the index order.
@@ -307,7 +317,7 @@ export class TaskRepository {
       .from(tasks)
       .where(and(filters, afterCursor))
       .orderBy(sql`${key} ${direction}`, sql`${tasks.id} ${sql.raw(order)}`)
-      .limit(value('limit'))
+      .limit(slot('limit'))
       .as('page')
     return this.orm.select().from(counted).leftJoinLateral(page, sql`true`).prepare(name)
   }
@@ -331,24 +341,8 @@ export class TaskRepository {
    * after it reach clients late (never lost). Every write here is one short statement.
    */
   async changes(userId: string, { after = FEED_START, floor, limit }: ChangesOptions): Promise<ChangesPage> {
-    const horizon = feedHorizon
-    const page = this.orm
-      .select({ ...FEED_TASK_COLUMNS, deleted_at: tasks.deleted_at, change_xid: tasks.change_xid })
-      .from(tasks)
-      .where(
-        and(
-          eq(tasks.user_id, userId),
-          lt(tasks.change_xid, horizon),
-          sql`(${tasks.change_xid}, ${tasks.id}) > (${after.xid}, ${after.id}::uuid)`,
-          // A client starting from nothing has no use for tasks deleted before it began.
-          or(live, gte(tasks.change_xid, floor ?? horizon)),
-        ),
-      )
-      .orderBy(tasks.change_xid, tasks.id)
-      .limit(limit + 1)
-      .as('page')
-    const snapshot = this.orm.select({ horizon: sql<bigint>`${horizon}`.mapWith(BigInt).as('horizon') }).from(sql`(select) as one`).as('snapshot')
-    const rows = await this.orm.select().from(snapshot).leftJoin(page, sql`true`)
+    const prepared = preparedOnce(this.changeQueries, String(floor !== undefined), () => this.prepareChanges(floor !== undefined))
+    const rows = await prepared.execute({ userId, afterXid: after.xid, afterId: after.id, floor, limit: limit + 1 })
     const readHorizon = rows[0]!.snapshot.horizon
     const found = rows.flatMap((row) => (row.page === null ? [] : [row.page]))
     const hasMore = found.length > limit
@@ -360,6 +354,27 @@ export class TaskRepository {
       deleted_at === null ? task : ({ id: task.id, deleted: true, deleted_at } satisfies Tombstone),
     )
     return { changes, position, floor: floor ?? readHorizon, hasMore, ...(hasMore && { lastChangedAt: last!.updated_at }) }
+  }
+
+  /** A page of the feed and the horizon of its snapshot, which a page needs even when it is empty. */
+  private prepareChanges(withFloor: boolean) {
+    const page = this.orm
+      .select({ ...FEED_TASK_COLUMNS, deleted_at: tasks.deleted_at, change_xid: tasks.change_xid })
+      .from(tasks)
+      .where(
+        and(
+          eq(tasks.user_id, slot('userId')),
+          lt(tasks.change_xid, feedHorizon),
+          sql`(${tasks.change_xid}, ${tasks.id}) > (${slot('afterXid')}, ${slot('afterId')}::uuid)`,
+          // A client starting from nothing has no use for tasks deleted before it began.
+          or(live, gte(tasks.change_xid, withFloor ? slot('floor') : feedHorizon)),
+        ),
+      )
+      .orderBy(tasks.change_xid, tasks.id)
+      .limit(slot('limit'))
+      .as('page')
+    const snapshot = this.orm.select({ horizon: sql<bigint>`${feedHorizon}`.mapWith(BigInt).as('horizon') }).from(sql`(select) as one`).as('snapshot')
+    return this.orm.select().from(snapshot).leftJoin(page, sql`true`).prepare(`tasks_changes_${withFloor ? 'since' : 'from_nothing'}`)
   }
 
   async create(userId: string, fields: Pick<TaskFields, 'title'> & Partial<TaskFields>, claim?: IdempotencyClaim): Promise<Task | RecordedResponse> {
@@ -380,7 +395,7 @@ export class TaskRepository {
   }
 
   async get(userId: string, id: string): Promise<Task | undefined> {
-    const [task] = await this.getOne.execute({ userId, id })
+    const [task] = await this.getOne.execute(targetValues(userId, id, undefined))
     return task
   }
 
@@ -394,7 +409,6 @@ export class TaskRepository {
     // Only a write that may complete the task can create a next occurrence.
     const completes = changes.completed === true
     const set = () => {
-      // sql.param with the column encodes arrays and dates as the column does, not as a list of parameters.
       const changed = or(...given.map((field) => sql`${tasks[field]} is distinct from ${fieldValue(changes, field)}`))
       return {
         ...fieldValues(changes, given),
@@ -487,12 +501,13 @@ export class TaskRepository {
    * - key recorded and the write matched: inserting the key breaks its primary key and the whole statement,
    *   the write included, rolls back; the record is read instead. A concurrent first request holding the key
    *   uncommitted makes this statement wait for its outcome, so a retry never writes twice;
-   * - key recorded more than a day ago: it has expired; it is dropped and the write runs again;
+   * - key recorded more than a day ago: it has expired; it is deleted and the write runs again;
    * - the write matched nothing: the key is looked up once more (see below), else it is a miss.
    */
   private async run(userId: string, write: Write, claim: IdempotencyClaim | undefined): Promise<WriteResult> {
     if (claim === undefined) {
-      const [task] = await this.preparedWrite(write).execute(write.values).catch(recurrenceWithoutDueDate)
+      const prepared = preparedOnce(this.writeQueries, write.shape, () => this.prepareWrite(write))
+      const [task] = await prepared.execute(write.values).catch(recurrenceWithoutDueDate)
       return task
     }
     for (let attempt = 1; ; attempt++) {
@@ -501,24 +516,17 @@ export class TaskRepository {
         // while this statement waited for the row. A fresh read sees its record, which is then the answer.
         return (await this.runClaimed(userId, write, claim)) ?? (await this.recordedResponse(userId, claim))
       } catch (error) {
-        // The key was recorded after this statement began: its record is the answer (or, expired, it is freed).
+        // The key was recorded after this statement began: its record is the answer; an expired one is freed
+        // so that the write can run again.
         if (violatedConstraint(error) !== IDEMPOTENCY_KEY || attempt === 3) throw error
         const recorded = await this.recordedResponse(userId, claim)
         if (recorded !== undefined) return recorded
+        await this.orm.delete(idempotencyKeys).where(and(this.sameKey(userId, claim), lte(idempotencyKeys.created_at, expiredBy(claim))))
       }
     }
   }
 
   /** A write's statement, `with …, written as (write) select … from written`, prepared once per shape. */
-  private preparedWrite(write: Write) {
-    let prepared = this.writeQueries.get(write.shape)
-    if (prepared === undefined) {
-      prepared = this.prepareWrite(write)
-      this.writeQueries.set(write.shape, prepared)
-    }
-    return prepared
-  }
-
   private prepareWrite(write: Write) {
     const { with: ctes, statement } = write.build()
     const written = this.orm.$with('written', TASK_COLUMNS).as(statement.getSQL())
@@ -547,27 +555,31 @@ export class TaskRepository {
     return row?.written ?? undefined
   }
 
-  /** The record of a key, when it is live; an expired one is deleted, so the key can be used again. */
+  /** The record of the caller's key, when it is live. */
   private async recordedResponse(userId: string, claim: IdempotencyClaim): Promise<RecordedResponse | undefined> {
     const [stored] = await this.orm.select().from(idempotencyKeys).where(this.liveKey(userId, claim))
-    if (stored !== undefined) return recordedResponse(stored)
-    const expiredBy = new Date(claim.now.getTime() - IDEMPOTENCY_KEY_LIFETIME_MS)
-    await this.orm
-      .delete(idempotencyKeys)
-      .where(and(eq(idempotencyKeys.user_id, userId), eq(idempotencyKeys.key, claim.key), lte(idempotencyKeys.created_at, expiredBy)))
-    return undefined
+    return stored && recordedResponse(stored)
+  }
+
+  private sameKey(userId: string, claim: IdempotencyClaim): SQL | undefined {
+    return and(eq(idempotencyKeys.user_id, userId), eq(idempotencyKeys.key, claim.key))
   }
 
   private liveKey(userId: string, claim: IdempotencyClaim): SQL | undefined {
-    const expiredBy = new Date(claim.now.getTime() - IDEMPOTENCY_KEY_LIFETIME_MS)
-    return and(eq(idempotencyKeys.user_id, userId), eq(idempotencyKeys.key, claim.key), gt(idempotencyKeys.created_at, expiredBy))
+    return and(this.sameKey(userId, claim), gt(idempotencyKeys.created_at, expiredBy(claim)))
   }
 
   /** Counts in one pass over the caller's tasks; overdue and per-priority counts are of pending tasks. */
   async stats(userId: string): Promise<TaskStats> {
+    const [row] = await this.countOne.execute({ userId })
+    const { total, completed, overdue, ...byPriority } = row as Record<string, number>
+    return { total: total!, completed: completed!, pending: total! - completed!, overdue: overdue!, by_priority: byPriority as TaskStats['by_priority'] }
+  }
+
+  private prepareStats() {
     const pending = sql`not ${tasks.completed}`
     const counted = (condition: SQL) => sql<number>`count(*) filter (where ${condition})`.mapWith(Number)
-    const [row] = await this.orm
+    return this.orm
       .select({
         total: count(),
         completed: counted(sql`${tasks.completed}`),
@@ -575,19 +587,13 @@ export class TaskRepository {
         ...Object.fromEntries(PRIORITIES.map((priority) => [priority, counted(sql`${pending} and ${tasks.priority} = ${priority}`)])),
       })
       .from(tasks)
-      .where(and(eq(tasks.user_id, userId), live))
-    const { total, completed, overdue, ...byPriority } = row as Record<string, number>
-    return { total: total!, completed: completed!, pending: total! - completed!, overdue: overdue!, by_priority: byPriority as TaskStats['by_priority'] }
+      .where(and(eq(tasks.user_id, slot('userId')), live))
+      .prepare('tasks_stats')
   }
 
   /** Deletes the caller's completed tasks (leaving tombstones) and says how many. */
   async deleteCompleted(userId: string): Promise<number> {
-    const deleted = await this.orm
-      .update(tasks)
-      .set(TOMBSTONE)
-      .where(and(eq(tasks.user_id, userId), live, eq(tasks.completed, true)))
-      .returning({ id: tasks.id })
-    return deleted.length
+    return (await this.clearCompleted.execute({ userId })).length
   }
 
   /**
@@ -595,12 +601,21 @@ export class TaskRepository {
    * It answers a yes or no and never reads another user's row.
    */
   async belongsToAnotherUser(userId: string, id: string): Promise<boolean> {
-    const [row] = await this.orm
-      .select({ id: tasks.id })
-      .from(tasks)
-      .where(and(eq(tasks.id, id), ne(tasks.user_id, userId), live))
-    return row !== undefined
+    return (await this.ownedElsewhere.execute({ userId, id })).length > 0
   }
+}
+
+/** Keys recorded at or before this are expired. */
+const expiredBy = (claim: IdempotencyClaim) => new Date(claim.now.getTime() - IDEMPOTENCY_KEY_LIFETIME_MS)
+
+/** The cached prepared statement for `key`, prepared on first use. */
+function preparedOnce<T>(cache: Map<string, T>, key: string, prepare: () => T): T {
+  let prepared = cache.get(key)
+  if (prepared === undefined) {
+    prepared = prepare()
+    cache.set(key, prepared)
+  }
+  return prepared
 }
 
 /** The later of two feed positions. */
