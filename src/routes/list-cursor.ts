@@ -1,6 +1,9 @@
 import { invalidRequest, type HttpProblem } from '../http/problem.js'
 import type { Cursor } from '../repositories/tasks.js'
 import { UUID_PATTERN } from '../schemas/patterns.js'
+import { decodeOpaque, encodeOpaque } from './opaque-token.js'
+
+const UUID = new RegExp(UUID_PATTERN)
 
 /** What a cursor is bound to: a cursor from one order means nothing in another. */
 interface Ordering {
@@ -8,25 +11,20 @@ interface Ordering {
   order: string
 }
 
-/** Opaque to clients: base64url of the position and the ordering it belongs to. */
+/** The position and the ordering it belongs to. */
 export function encodeCursor(cursor: Cursor, ordering: Ordering): string {
-  return Buffer.from(JSON.stringify({ s: ordering.sort, o: ordering.order, k: cursor.key, i: cursor.id })).toString('base64url')
+  return encodeOpaque({ s: ordering.sort, o: ordering.order, k: cursor.key, i: cursor.id })
 }
 
 /** The position a cursor names; a 422 naming `cursor` when it is malformed or from another ordering. */
 export function decodeCursor(text: string, ordering: Ordering): Cursor {
-  let decoded: { s?: unknown; o?: unknown; k?: unknown; i?: unknown } | undefined
-  try {
-    decoded = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'))
-  } catch {
-    decoded = undefined
-  }
+  const decoded = decodeOpaque(text)
   const valid =
     decoded?.s === ordering.sort &&
     decoded.o === ordering.order &&
     (decoded.k === null || typeof decoded.k === 'string') &&
     typeof decoded.i === 'string' &&
-    new RegExp(UUID_PATTERN).test(decoded.i)
+    UUID.test(decoded.i)
   if (!valid) throw invalidCursor()
   return { key: decoded!.k as string | null, id: decoded!.i as string }
 }

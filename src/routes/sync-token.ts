@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { HttpProblem, invalidRequest } from '../http/problem.js'
 import type { FeedPosition } from '../repositories/tasks.js'
 import { UUID_PATTERN } from '../schemas/patterns.js'
+import { decodeOpaque, encodeOpaque } from './opaque-token.js'
 
 /** Where a client's replica stands in the change feed, and since when. */
 export interface SyncToken {
@@ -20,21 +21,15 @@ const UUID = new RegExp(UUID_PATTERN)
 /** A short digest of the owner: another user's token is refused, and the token never spells out a user id. */
 const ownerTag = (userId: string) => createHash('sha256').update(userId).digest('base64url').slice(0, 16)
 
-/** Opaque to clients: base64url JSON. It holds positions in the caller's own feed only. */
+/** It holds positions in the caller's own feed only. */
 export function encodeSyncToken(userId: string, token: SyncToken): string {
   const { position, floor, issuedAt } = token
-  const fields = { u: ownerTag(userId), x: String(position.xid), i: position.id, f: String(floor), t: issuedAt }
-  return Buffer.from(JSON.stringify(fields)).toString('base64url')
+  return encodeOpaque({ u: ownerTag(userId), x: String(position.xid), i: position.id, f: String(floor), t: issuedAt })
 }
 
 /** The token a client sent as `since`: 422 when it is not one of the caller's, 410 when it is too old. */
 export function decodeSyncToken(text: string, userId: string, now: Date, retentionMs: number): SyncToken {
-  let fields: { u?: unknown; x?: unknown; i?: unknown; f?: unknown; t?: unknown } | undefined
-  try {
-    fields = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'))
-  } catch {
-    fields = undefined
-  }
+  const fields = decodeOpaque(text)
   const valid =
     fields?.u === ownerTag(userId) &&
     isXid(fields.x) &&
