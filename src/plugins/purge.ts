@@ -32,17 +32,24 @@ const purge: FastifyPluginAsync = async (fastify) => {
   const repository = new PurgeRepository(fastify.db.orm)
   const retentionMs = syncRetentionMs(fastify.config) as number
 
-  async function drain(batch: (before: Date, size: number) => Promise<number>, before: Date): Promise<number> {
+  /** Runs batches until one comes back short; returns how many rows went in all. */
+  async function drain(batch: () => Promise<number>): Promise<number> {
     let total = 0
-    for (let purged = BATCH; purged === BATCH; total += purged) purged = await batch(before, BATCH)
+    let purged: number
+    do {
+      purged = await batch()
+      total += purged
+    } while (purged === BATCH)
     return total
   }
 
   async function purgeExpired(): Promise<PurgeCounts> {
     const now = fastify.now().getTime()
+    const tombstonesBefore = new Date(now - retentionMs - TOMBSTONE_GRACE_MS)
+    const keysBefore = new Date(now - IDEMPOTENCY_KEY_LIFETIME_MS)
     return {
-      tombstones: await drain((before, size) => repository.tombstones(before, size), new Date(now - retentionMs - TOMBSTONE_GRACE_MS)),
-      idempotencyKeys: await drain((before, size) => repository.idempotencyKeys(before, size), new Date(now - IDEMPOTENCY_KEY_LIFETIME_MS)),
+      tombstones: await drain(() => repository.tombstones(tombstonesBefore, BATCH)),
+      idempotencyKeys: await drain(() => repository.idempotencyKeys(keysBefore, BATCH)),
     }
   }
 
