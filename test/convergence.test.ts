@@ -131,6 +131,7 @@ t.test('convergence on PostgreSQL', { skip: TEST_DATABASE_URL === undefined && '
             const id = ids.length === 0 ? undefined : ids[('pick' in operation ? operation.pick : 0) % ids.length]
             if (operation.kind === 'create') {
               const response = await app.inject({ method: 'POST', url: '/api/tasks', headers, payload: { title: operation.title } })
+              if (response.statusCode !== 201) throw new Error(`create answered ${response.statusCode}: ${response.body}`)
               ids.push(json<TaskJson>(response).id)
             } else if (operation.kind === 'slow update' && id !== undefined) {
               await slowUpdate(connection, user, id, operation.title, operation.holdMs)
@@ -141,7 +142,8 @@ t.test('convergence on PostgreSQL', { skip: TEST_DATABASE_URL === undefined && '
                 delete: { method: 'DELETE' as const, url: `/api/tasks/${id}` },
               }[operation.kind]
               // A write to a task another writer deleted is a 404; the replica must agree it is gone.
-              await app.inject({ ...write, headers })
+              const response = await app.inject({ ...write, headers })
+              if (![200, 204, 404].includes(response.statusCode)) throw new Error(`${write.method} answered ${response.statusCode}: ${response.body}`)
             }
           }
           const replica = new Replica(app, headers)

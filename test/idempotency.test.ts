@@ -266,6 +266,22 @@ forEachDriver(t, async (t, databaseUrl, driver) => {
     assertReplayOf(t, again, fresh, 'once it succeeded, the key replays it')
   })
 
+  t.test('a write the database refuses mid-statement records no key: key and write are one statement', async (t) => {
+    // The recurrence check constraint fails inside the statement that would also record the key.
+    const { task, etag } = await createPlain(app, 'kim', 'no due date')
+    const request = { method: 'PUT' as const, url: `/api/tasks/${task.id}`, headers: keyed('kim', 'refused'), payload: { recurrence: 'daily' } }
+    const refused = await app.inject(request)
+    t.equal(refused.statusCode, 422, 'the database refused the write')
+    t.equal((await read(app, 'kim', task.id)).etag, etag, 'the task is untouched')
+    const again = await app.inject(request)
+    t.equal(again.statusCode, 422)
+    t.notOk(replayed(again), 'no key was recorded: the retry runs again rather than replaying')
+    // Had a key been recorded, another body with it would be a 422; it runs, so the key was never taken.
+    const fixed = await app.inject({ ...request, payload: { recurrence: 'daily', due_date: '2027-01-01T09:00:00Z' } })
+    t.equal(fixed.statusCode, 200, 'the key is free for the corrected request')
+    t.notOk(replayed(fixed))
+  })
+
   t.test('keys expire after 24 hours of the app clock, and the purge removes them', async (t) => {
     // Its own database and app, so the purge counts only this test's keys, with a clock the test moves.
     const start = Date.now()

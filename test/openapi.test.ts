@@ -172,12 +172,13 @@ t.test('the document describes what the server really answers', async (t) => {
   await limited.inject(keyed)
   const replays = new Set([await limited.inject(keyed)])
   exchanges.push(['createTask', [...replays][0]!])
-  // The change feed, and a token past SYNC_RETENTION (1 ms here).
+  // The change feed, and a token past SYNC_RETENTION (the app clock moved a day on).
   const changes = await limited.inject({ url: '/api/tasks/changes', headers: ann })
   exchanges.push(['listTaskChanges', changes])
-  const forgetful = await buildApp(t, { SYNC_RETENTION: '1', RATE_LIMIT_MAX: '100' })
+  let clock = Date.now()
+  const forgetful = await buildApp(t, { SYNC_RETENTION: '1 day', RATE_LIMIT_MAX: '100' }, { now: () => new Date(clock) })
   const token = json<{ next: string }>(await forgetful.inject({ url: '/api/tasks/changes', headers: ann })).next
-  await new Promise((resolve) => setTimeout(resolve, 5))
+  clock += 25 * 60 * 60 * 1000
   exchanges.push(['listTaskChanges', await forgetful.inject({ url: `/api/tasks/changes?since=${token}`, headers: ann })])
 
   const tight = await buildApp(t, { RATE_LIMIT_MAX: '1' })
