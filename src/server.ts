@@ -17,11 +17,13 @@ async function start(): Promise<void> {
   // Closing waits for every connection to end, but a keep-alive connection busy when the signal came would stay
   // open, idle, until its keep-alive timeout. So while stopping, each answer closes its connection behind it.
   let stopping = false
-  server.addHook('onSend', async (_request, reply) => {
+  server.addHook('onSend', (_request, reply, payload, done) => {
     if (stopping) reply.header('connection', 'close')
+    done(null, payload)
   })
-  server.addHook('onResponse', async () => {
+  server.addHook('onResponse', (_request, _reply, done) => {
     if (stopping) server.server.closeIdleConnections()
+    done()
   })
 
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger: server.log }, async ({ signal, err }) => {

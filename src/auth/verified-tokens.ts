@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 
 /**
  * Callers of recently verified tokens, so a client sending the same token on every request pays for one
@@ -36,5 +36,5 @@ export class VerifiedTokens {
 }
 
 function keyOf(token: string): string {
-  return createHash('sha256').update(token).digest('base64url')
+  return hash('sha256', token, 'base64url')
 }

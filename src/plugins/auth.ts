@@ -1,5 +1,5 @@
 import fastifyJwt from '@fastify/jwt'
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { decodeProtectedHeader } from 'jose'
 import { JWKS_ALGORITHMS, jwksSettings, jwksVerifier, KeysUnavailableError } from '../auth/jwks.js'
@@ -12,7 +12,7 @@ declare module 'fastify' {
     /** The verified token's `sub`, or undefined when no valid token was presented. Never throws. */
     identify: (request: FastifyRequest) => Promise<string | undefined>
     /** An `onRequest` hook: answers 401 unless a valid bearer token is presented, and sets `request.userId`. */
-    authenticate: (request: FastifyRequest) => Promise<void>
+    authenticate: onRequestHookHandler
   }
   interface FastifyRequest {
     /** The caller: the verified token's `sub`. */
@@ -21,6 +21,8 @@ declare module 'fastify' {
 }
 
 type Claims = Record<string, unknown>
+/** A verified caller's id, or the problem to answer an unverified request with. */
+type Outcome = string | HttpProblem
 
 /** Enough for every active user of one instance; about 100 bytes each. */
 const VERIFIED_TOKENS_KEPT = 10_000
@@ -63,15 +65,20 @@ const auth: FastifyPluginAsync = async (fastify) => {
 
   const verifiedTokens = new VerifiedTokens(VERIFIED_TOKENS_KEPT)
 
-  /** The caller's id, or the problem to answer with. Never throws. */
-  async function verifyRequest(request: FastifyRequest): Promise<string | HttpProblem> {
+  /**
+   * The caller's id, or the problem to answer with; never throws. Synchronous for a token verified before, the
+   * usual case, so that a request then needs no promise for its authentication.
+   */
+  function verifyRequest(request: FastifyRequest): Outcome | Promise<Outcome> {
     const token = bearerToken(request.headers.authorization)
     if (token === '') {
       // RFC 6750 §3.1: no error code when the request carried no token at all.
       return new HttpProblem(401, 'Authentication required: send Authorization: Bearer <token>.', { 'www-authenticate': 'Bearer' })
     }
-    const known = verifiedTokens.get(token, Date.now())
-    if (known !== undefined) return known
+    return verifiedTokens.get(token, Date.now()) ?? verifyToken(request, token)
+  }
+
+  async function verifyToken(request: FastifyRequest, token: string): Promise<Outcome> {
     let claims: Claims
     try {
       claims = await verify(token)
@@ -97,11 +104,17 @@ const auth: FastifyPluginAsync = async (fastify) => {
   }
 
   // The rate limiter identifies the caller before authentication answers: one verification serves both.
-  const verified = new WeakMap<FastifyRequest, Promise<string | HttpProblem>>()
-  function verifyOnce(request: FastifyRequest): Promise<string | HttpProblem> {
-    let outcome = verified.get(request)
-    if (outcome === undefined) verified.set(request, (outcome = verifyRequest(request)))
+  const outcomes = new WeakMap<FastifyRequest, Outcome | Promise<Outcome>>()
+  function verifyOnce(request: FastifyRequest): Outcome | Promise<Outcome> {
+    let outcome = outcomes.get(request)
+    if (outcome === undefined) outcomes.set(request, (outcome = verifyRequest(request)))
     return outcome
+  }
+
+  function admit(request: FastifyRequest, outcome: Outcome, done: HookHandlerDoneFunction): void {
+    if (outcome instanceof HttpProblem) return done(outcome)
+    request.userId = outcome
+    done()
   }
 
   fastify.decorateRequest('userId', '')
@@ -109,10 +122,10 @@ const auth: FastifyPluginAsync = async (fastify) => {
     const outcome = await verifyOnce(request)
     return typeof outcome === 'string' ? outcome : undefined
   })
-  fastify.decorate('authenticate', async (request: FastifyRequest) => {
-    const outcome = await verifyOnce(request)
-    if (outcome instanceof HttpProblem) throw outcome
-    request.userId = outcome
+  fastify.decorate('authenticate', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
+    const outcome = verifyOnce(request)
+    if (outcome instanceof Promise) void outcome.then((settled) => admit(request, settled, done))
+    else admit(request, outcome, done)
   })
 }
 

@@ -1,6 +1,6 @@
 import fastifyRateLimit from '@fastify/rate-limit'
 import { format as formatDuration } from '@lukeed/ms'
-import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify'
+import type { FastifyPluginAsync, onRequestAsyncHookHandler, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
 import { rateLimitWindowMs } from '../config.js'
@@ -9,7 +9,7 @@ import { HttpProblem } from '../http/problem.js'
 declare module 'fastify' {
   interface FastifyInstance {
     /** An `onRequest` hook counting the request against its caller's budget; `429` once it is spent. */
-    limitRate: preHandlerAsyncHookHandler
+    limitRate: onRequestHookHandler | onRequestAsyncHookHandler
   }
 }
 
@@ -25,7 +25,7 @@ const REDIS_TIMEOUT_MS = 500
 const rateLimit: FastifyPluginAsync = async (fastify) => {
   const { RATE_LIMIT_MAX, REDIS_URL } = fastify.config
   if (RATE_LIMIT_MAX === 0) {
-    fastify.decorate('limitRate', async () => {})
+    fastify.decorate('limitRate', (_request, _reply, done) => done())
     return
   }
   const redis = REDIS_URL === undefined ? undefined : await connectRedis(REDIS_URL, fastify.log)

@@ -13,8 +13,9 @@ export function requestIdOf(request: RawRequestDefaultExpression): string {
 
 /** Every response carries its request id, so a report from a browser can be matched with the logs. */
 const requestId: FastifyPluginAsync = async (fastify) => {
-  fastify.addHook('onRequest', async (request, reply) => {
+  fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
+    done()
   })
 }
 
