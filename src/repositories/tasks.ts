@@ -1,6 +1,5 @@
 import { and, arrayContains, count, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, ne, or, sql, type Param, type SQL, type SQLWrapper, type WithSubquery } from 'drizzle-orm'
 import { createHash } from 'node:crypto'
-import { v7 as uuidv7 } from 'uuid'
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Orm } from '../db/database.js'
 import { sqlState, violatedConstraint } from '../db/errors.js'
@@ -15,6 +14,7 @@ import {
   tasks,
   type IdempotencyKeyRow,
 } from '../db/schema.js'
+import { uuidv7 } from '../db/uuidv7.js'
 
 /** The columns a task has on the wire; the change feed's bookkeeping stays in the database. */
 const { deleted_at: _deletedAt, change_xid: _changeXid, ...TASK_COLUMNS } = getTableColumns(tasks)

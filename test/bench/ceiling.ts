@@ -9,14 +9,14 @@
  *   CEILING_DRIVER=pg DATABASE_URL=postgres://… BETTER_AUTH_SECRET=… [BETTER_AUTH_URL=…] PORT=… node --import tsx test/bench/ceiling.ts
  *   CEILING_DRIVER=pglite CEILING_PGLITE_DIR=/path/to/folder …
  */
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import fastifyJwt from '@fastify/jwt'
 import { PGlite } from '@electric-sql/pglite'
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import pg from 'pg'
-import { v7 as uuidv7 } from 'uuid'
+import { uuidv7 } from '../../src/db/uuidv7.js'
 import {
   completeStatement,
   createStatement,
@@ -87,7 +87,7 @@ function tokenVerifier(app: FastifyInstance): Verifier {
   return async (authorization) => {
     const token = /^Bearer(?: +(.*))?$/i.exec(authorization?.trim() ?? '')?.[1] ?? ''
     if (token === '') return undefined
-    const key = createHash('sha256').update(token).digest('base64url')
+    const key = hash('sha256', token, 'base64url')
     const known = verified.get(key)
     if (known !== undefined && Date.now() < known.expiresAtMs) return known.userId
     let claims: Record<string, unknown>
