@@ -135,6 +135,25 @@ t.test('pglite: a folder database keeps its data across restarts', async (t) => 
   t.same((await second.orm.select({ title: tasks.title }).from(tasks)).map((row) => row.title), ['kept'])
 })
 
+t.test('pglite: the types Drizzle reads as text still reach it as text, with the parsers set once', async (t) => {
+  const database = await openDatabase({ driver: 'pglite', dataDir: undefined }, () => {})
+  t.teardown(() => database.close())
+  const query = database.orm
+    .select({
+      at: sql<unknown>`'2026-11-27 10:00:00.123456+00'::timestamptz`.as('at'),
+      local: sql<unknown>`'2026-11-27 10:00:00'::timestamp`.as('local'),
+      day: sql<unknown>`'2026-11-27'::date`.as('day'),
+      span: sql<unknown>`'1 day'::interval`.as('span'),
+      days: sql<unknown>`array['2026-11-27'::date]`.as('days'),
+    })
+    .from(sql`(select) as one`)
+    .prepare('pglite_text_types')
+  // all() hands back what the driver parsed; Drizzle's own mapping (execute) expects text for these types.
+  const [row] = (await (query as unknown as { all(): Promise<Record<string, unknown>[]> }).all()) as [Record<string, unknown>]
+  t.same(row, { at: '2026-11-27 10:00:00.123456+00', local: '2026-11-27 10:00:00', day: '2026-11-27', span: '1 day', days: '{2026-11-27}' })
+  t.same(await query.execute(), [{ at: '2026-11-27 10:00:00.123456+00', local: '2026-11-27 10:00:00', day: '2026-11-27', span: '1 day', days: '{2026-11-27}' }])
+})
+
 t.test('node-postgres: a server that does not answer fails the schema check as unavailable', async (t) => {
   // Nothing listens on port 1: no PostgreSQL server is needed to see this.
   const database = await openDatabase(databaseTarget({ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }), () => {})

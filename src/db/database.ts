@@ -55,17 +55,22 @@ function abortingAfter(ms: number): RequestInit {
 /**
  * PGlite for Drizzle. Drizzle passes the same parsers with every query (timestamps, dates, intervals and their
  * arrays kept as text; Drizzle maps them itself), and PGlite merges per-query parsers into a fresh copy of its
- * table of every type's parser each time: about 160 µs a query in the bench profile, more than the query. Set
- * once at construction they are in that table already, so the per-query copies are dropped.
+ * table of every type's parser each time: about 160 µs a query in the bench profile, more than the query. Put in
+ * that table once, after PGlite fills in its array types, they need no per-query copies, which are dropped.
  */
 class DrizzlePGlite extends PGlite {
   /** The types drizzle-orm/pglite/session.js reads as text: these, then numeric, timestamp, timestamptz, interval and date arrays. */
   static readonly TEXT_TYPES = [types.TIMESTAMP, types.TIMESTAMPTZ, types.INTERVAL, types.DATE, 1231, 1115, 1185, 1187, 1182]
 
   constructor(dataDir: string | undefined) {
-    const parsers = Object.fromEntries(DrizzlePGlite.TEXT_TYPES.map((type) => [type, (value: string) => value]))
     // pg_trgm serves text search; Neon and PostgreSQL ship it, PGlite loads it as an extension.
-    super({ ...(dataDir !== undefined && { dataDir }), extensions: { pg_trgm }, parsers })
+    super({ ...(dataDir !== undefined && { dataDir }), extensions: { pg_trgm } })
+  }
+
+  /** PGlite's start, and its refreshArrayTypes(), (re)build the parsers of array types: text ones go on top. */
+  override async _initArrayTypes(options?: { force?: boolean }): Promise<void> {
+    await super._initArrayTypes(options)
+    for (const type of DrizzlePGlite.TEXT_TYPES) this.parsers[type] = (value: string) => value
   }
 
   override query<T>(query: string, params?: unknown[], options?: QueryOptions): Promise<Results<T>> {
