@@ -1,6 +1,6 @@
 import { and, arrayContains, count, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, ne, or, sql, type Param, type SQL, type SQLWrapper, type WithSubquery } from 'drizzle-orm'
 import { createHash } from 'node:crypto'
-import type { PgUpdateSetSource } from 'drizzle-orm/pg-core'
+import type { PgPreparedQuery, PgUpdateSetSource, PreparedQueryConfig } from 'drizzle-orm/pg-core'
 import type { Orm } from '../db/database.js'
 import { sqlState, violatedConstraint } from '../db/errors.js'
 import {
@@ -634,8 +634,8 @@ type FeedRow = TaskRow & { horizon: string | bigint; deleted_at: string | null; 
  * tasks, more than all the rest of the request (`BENCH_PROFILE=1 npm run bench`). The prepared queries of all
  * three drivers have `all()`; the type they share does not declare it.
  */
-function rowsOf<Row>(prepared: unknown, values: Record<string, unknown>): Promise<Row[]> {
-  return (prepared as { all(values: Record<string, unknown>): Promise<Row[]> }).all(values)
+function rowsOf<Row>(prepared: PgPreparedQuery<PreparedQueryConfig>, values: Record<string, unknown>): Promise<Row[]> {
+  return (prepared as unknown as { all(values: Record<string, unknown>): Promise<Row[]> }).all(values)
 }
 
 const dateOf = (text: string | null) => (text === null ? null : new Date(text))
