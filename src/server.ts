@@ -8,6 +8,13 @@ import { describeStartupError, exitWith, loadConfigOrExit } from './startup.js'
 /** In-flight requests get this long after SIGTERM/SIGINT; then the process exits non-zero with a log line. */
 const SHUTDOWN_GRACE_MS = 10_000
 
+/**
+ * Connections the kernel holds until the server accepts them. Node's default, 511, drops part of a burst of a
+ * thousand clients connecting at once (after a deploy, or a load balancer warming up), and each dropped client
+ * waits a 1 s SYN retransmit. The kernel caps it at net.core.somaxconn (4096 on current Linux).
+ */
+const LISTEN_BACKLOG = 4096
+
 /** The one place that listens: logging, signals and start-up failures live here, the application in app.ts. */
 async function start(): Promise<void> {
   const config = await withDevSecret(loadConfigOrExit())
@@ -35,7 +42,7 @@ async function start(): Promise<void> {
 
   let origin: string
   try {
-    origin = await server.listen({ host: config.HOST, port: config.PORT })
+    origin = await server.listen({ host: config.HOST, port: config.PORT, backlog: LISTEN_BACKLOG })
   } catch (error) {
     exitWith(`Cannot start: ${describeStartupError(error)}`)
   }

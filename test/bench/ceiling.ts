@@ -259,7 +259,8 @@ async function main(): Promise<void> {
   }
   process.once('SIGTERM', stop)
   process.once('SIGINT', stop)
-  await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 8001) })
+  // The API's listen backlog (src/server.ts), so a burst of 1,000 connections is queued alike, not dropped.
+  await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 8001), backlog: 4096 })
 }
 
 function required(name: string): string {
