@@ -7,6 +7,9 @@ import { VerifiedTokens } from '../auth/verified-tokens.js'
 import { HttpProblem } from '../http/problem.js'
 import { MAX_USER_ID_LENGTH } from '../schemas/task.js'
 
+/** Where a request keeps the outcome of checking its token, once checked. */
+const TOKEN_CHECK = Symbol('token check')
+
 declare module 'fastify' {
   interface FastifyInstance {
     /** The verified token's `sub`, or undefined when no valid token was presented. Never throws. */
@@ -17,6 +20,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The caller: the verified token's `sub`. */
     userId: string
+    [TOKEN_CHECK]: Outcome | Promise<Outcome> | undefined
   }
 }
 
@@ -103,12 +107,10 @@ const auth: FastifyPluginAsync = async (fastify) => {
     return claims.sub
   }
 
-  // The rate limiter identifies the caller before authentication answers: one verification serves both.
-  const outcomes = new WeakMap<FastifyRequest, Outcome | Promise<Outcome>>()
+  // The rate limiter identifies the caller before authentication answers: one verification serves both. The
+  // outcome is a request property, not a WeakMap entry, which costs the garbage collector more.
   function verifyOnce(request: FastifyRequest): Outcome | Promise<Outcome> {
-    let outcome = outcomes.get(request)
-    if (outcome === undefined) outcomes.set(request, (outcome = verifyRequest(request)))
-    return outcome
+    return (request[TOKEN_CHECK] ??= verifyRequest(request))
   }
 
   function admit(request: FastifyRequest, outcome: Outcome, done: HookHandlerDoneFunction): void {
@@ -118,6 +120,7 @@ const auth: FastifyPluginAsync = async (fastify) => {
   }
 
   fastify.decorateRequest('userId', '')
+  fastify.decorateRequest(TOKEN_CHECK, undefined)
   fastify.decorate('identify', async (request: FastifyRequest) => {
     const outcome = await verifyOnce(request)
     return typeof outcome === 'string' ? outcome : undefined
