@@ -123,8 +123,14 @@ t.test('security headers: nothing loads from a JSON answer; the docs page runs o
     t.equal(response.headers['x-frame-options'], 'DENY')
     t.equal(response.headers['referrer-policy'], 'no-referrer')
     t.match(response.headers['strict-transport-security'], /^max-age=\d+/)
+    t.equal(response.headers['cross-origin-resource-policy'], 'same-origin')
+    t.notOk(response.headers['x-xss-protection'], 'headers that act only on rendered pages stay off JSON answers')
   }
   const docs = await server.inject({ url: '/docs' })
+  t.equal(docs.headers['x-content-type-options'], 'nosniff', 'the docs page has the API set')
+  t.equal(docs.headers['cross-origin-opener-policy'], 'same-origin', 'and the set for rendered pages')
+  t.equal(docs.headers['x-xss-protection'], '0')
+  t.equal(docs.headers['origin-agent-cluster'], '?1')
   const policy = Object.fromEntries(
     String(docs.headers['content-security-policy'])
       .split(';')

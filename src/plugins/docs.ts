@@ -3,6 +3,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
+import { DOCUMENT_SECURITY_HEADERS } from './security-headers.js'
 
 /**
  * The OpenAPI 3.1 document, built from the routes' TypeBox schemas, at /docs/json, and Swagger UI at /docs.
@@ -49,6 +50,12 @@ const docs: FastifyPluginAsync = async (fastify) => {
     routePrefix: '/docs',
     uiConfig: { persistAuthorization: true, displayRequestDuration: true, validatorUrl: null },
     staticCSP: docsContentSecurityPolicy(fastify.config),
+    uiHooks: {
+      onRequest: (_request, reply, done) => {
+        reply.headers(DOCUMENT_SECURITY_HEADERS)
+        done()
+      },
+    },
   })
 }
 
