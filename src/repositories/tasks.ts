@@ -715,13 +715,9 @@ const TOMBSTONE = {
   change_xid: currentTransactionId,
 } satisfies UpdateSet
 
-/** A stored record as the first response: its task back from JSON, timestamps as dates again. */
+/** A stored record as the first response: its task is the written row as JSON, mapped like any other row. */
 function recordedResponse(row: IdempotencyKeyRow): RecordedResponse {
-  const task = row.task as Record<string, unknown> | null
-  if (task === null) return new RecordedResponse(row.fingerprint, row.status, null)
-  const at = (name: string) => (task[name] === null ? null : new Date(task[name] as string))
-  const dates = { completed_at: at('completed_at'), due_date: at('due_date'), created_at: at('created_at'), updated_at: at('updated_at') }
-  return new RecordedResponse(row.fingerprint, row.status, { ...task, ...dates } as Task)
+  return new RecordedResponse(row.fingerprint, row.status, row.task === null ? null : taskOf(row.task as TaskRow))
 }
 
 function recurrenceWithoutDueDate(error: unknown): never {
