@@ -1,9 +1,6 @@
 import { invalidRequest, type HttpProblem } from '../http/problem.js'
 import type { Cursor } from '../repositories/tasks.js'
-import { UUID_PATTERN } from '../schemas/patterns.js'
-import { decodeOpaque, encodeOpaque } from './opaque-token.js'
-
-const UUID = new RegExp(UUID_PATTERN)
+import { decodeOpaque, encodeOpaque, UUID } from './opaque-token.js'
 
 /** What a cursor is bound to: a cursor from one order means nothing in another. */
 interface Ordering {

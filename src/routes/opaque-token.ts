@@ -1,3 +1,5 @@
+import { UUID_PATTERN } from '../schemas/patterns.js'
+
 /**
  * Cursors and sync tokens: opaque to clients, base64url JSON to us. They carry positions in the caller's own
  * data only, so they need no secrecy; every field is validated when one comes back.
@@ -15,3 +17,6 @@ export function decodeOpaque(text: string): Record<string, unknown> | undefined 
     return undefined
   }
 }
+
+/** The task ids that tokens carry are checked with this before they reach a query. */
+export const UUID = new RegExp(UUID_PATTERN)

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto'
 import { HttpProblem, invalidRequest } from '../http/problem.js'
 import type { FeedPosition } from '../repositories/tasks.js'
-import { UUID_PATTERN } from '../schemas/patterns.js'
-import { decodeOpaque, encodeOpaque } from './opaque-token.js'
+import { decodeOpaque, encodeOpaque, UUID } from './opaque-token.js'
 
 /** Where a client's replica stands in the change feed, and since when. */
 export interface SyncToken {
@@ -16,7 +15,6 @@ export interface SyncToken {
 /** A transaction id as the feed stores it: a non-negative bigint. */
 const MAX_BIGINT = 2n ** 63n - 1n
 const isXid = (value: unknown): value is string => typeof value === 'string' && /^\d{1,19}$/.test(value) && BigInt(value) <= MAX_BIGINT
-const UUID = new RegExp(UUID_PATTERN)
 
 /** A short digest of the owner: another user's token is refused, and the token never spells out a user id. */
 const ownerTag = (userId: string) => createHash('sha256').update(userId).digest('base64url').slice(0, 16)
