@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import { PRIORITIES, RECURRENCES } from '../db/schema.js'
 import { Count } from './count.js'
+import { Nullable, StringEnum } from './kinds.js'
 import { STORABLE_TEXT_PATTERN } from './patterns.js'
 
 /** Dates leave the repository as Date objects and are serialized as RFC 3339 UTC strings with milliseconds. */
@@ -24,17 +25,13 @@ const Title = Type.String({
   examples: ['Buy milk'],
 })
 
-const Description = Type.Union(
-  [Type.String({ minLength: 1, maxLength: 1000, pattern: STORABLE_TEXT_PATTERN }), Type.Null()],
-  { description: 'Trimmed before validation; at most 1000 code points; an empty string is stored as null.' },
-)
+const Description = Nullable(Type.String({ minLength: 1, maxLength: 1000, pattern: STORABLE_TEXT_PATTERN }), {
+  description: 'Trimmed before validation; at most 1000 code points; an empty string is stored as null.',
+})
 
 const Completed = Type.Boolean({ description: 'Whether the task is done.' })
 
-const Priority = Type.Union(
-  PRIORITIES.map((priority) => Type.Literal(priority)),
-  { description: 'Default: `medium`.' },
-)
+const Priority = StringEnum(PRIORITIES, { description: 'Default: `medium`.' })
 
 const Tags = Type.Array(Type.String({ minLength: 1, maxLength: 32, pattern: STORABLE_TEXT_PATTERN }), {
   maxItems: 20,
@@ -42,12 +39,12 @@ const Tags = Type.Array(Type.String({ minLength: 1, maxLength: 32, pattern: STOR
   examples: [['work', 'errands']],
 })
 
-const Recurrence = Type.Union([...RECURRENCES.map((period) => Type.Literal(period)), Type.Null()], {
+const Recurrence = Nullable(StringEnum(RECURRENCES), {
   description: 'Completing the task creates its next occurrence, due one period later (UTC). Needs a `due_date`.',
 })
 
 /** A due date as clients send it: an RFC 3339 date-time with an offset, or null for none. */
-const DueDateInput = Type.Union([DateTimeInput('When the task is due; stored in UTC with milliseconds.'), Type.Null()], {
+const DueDateInput = Nullable(DateTimeInput('When the task is due; stored in UTC with milliseconds.'), {
   examples: ['2026-12-01T09:00:00Z'],
 })
 
@@ -73,12 +70,12 @@ export const Task = Type.Object(
     title: Title,
     description: Description,
     completed: Completed,
-    completed_at: Type.Union([DateTime('When the task was last completed.'), Type.Null()], { readOnly: true }),
+    completed_at: Nullable(DateTime('When the task was last completed.'), { readOnly: true }),
     priority: Priority,
     tags: Tags,
-    due_date: Type.Union([DateTime('When the task is due.'), Type.Null()]),
+    due_date: Nullable(DateTime('When the task is due.')),
     recurrence: Recurrence,
-    next_task_id: Type.Union([Uuid('The next occurrence’s id.'), Type.Null()], {
+    next_task_id: Nullable(Uuid('The next occurrence’s id.'), {
       readOnly: true,
       description: 'The occurrence that completing this recurring task created.',
     }),
@@ -149,7 +146,7 @@ export const TaskCompletion = Type.Object(
 export const TaskListQuery = Type.Object(
   {
     status: Type.Optional(
-      Type.Union([Type.Literal('all'), Type.Literal('pending'), Type.Literal('completed')], { description: 'Default: `all`.' }),
+      StringEnum(['all', 'pending', 'completed'], { description: 'Default: `all`.' }),
     ),
     priority: Type.Optional(
       Type.Array(Priority, { minItems: 1, maxItems: 10, description: 'One or more priorities: repeat the parameter or separate by commas.' }),
@@ -172,13 +169,12 @@ export const TaskListQuery = Type.Object(
     due_before: Type.Optional(DateTimeInput('Due strictly before this instant.')),
     due_after: Type.Optional(DateTimeInput('Due at or after this instant.')),
     sort: Type.Optional(
-      Type.Union(
-        ['created', 'updated', 'title', 'due_date', 'priority'].map((key) => Type.Literal(key as 'created' | 'updated' | 'title' | 'due_date' | 'priority')),
-        { description: 'Default: `created`. Titles sort case-insensitively; tasks without a due date come last; ties break on `id`.' },
-      ),
+      StringEnum(['created', 'updated', 'title', 'due_date', 'priority'], {
+        description: 'Default: `created`. Titles sort case-insensitively; tasks without a due date come last; ties break on `id`.',
+      }),
     ),
     order: Type.Optional(
-      Type.Union([Type.Literal('asc'), Type.Literal('desc')], {
+      StringEnum(['asc', 'desc'], {
         description: 'Default: `desc` for `created`, `updated` and `priority`; `asc` for `title` and `due_date`.',
       }),
     ),
