@@ -3,6 +3,9 @@ import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { corsOrigins } from '../config.js'
 
+/** The response headers a page may read; one string, so it is not joined again for every answer. */
+export const EXPOSED_HEADERS = ['Link', 'X-Total-Count', 'ETag', 'Location', 'Idempotency-Replayed', 'X-Request-Id'].join(', ')
+
 /**
  * Browsers on the configured origins may call the API with credentials and read the headers a client needs
  * (paging, counts, concurrency, the created resource, the request id). Never `*`: credentials forbid it.
@@ -13,7 +16,7 @@ const cors: FastifyPluginAsync = async (fastify) => {
     credentials: true,
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'X-Request-Id'],
-    exposedHeaders: ['Link', 'X-Total-Count', 'ETag', 'Location', 'Idempotency-Replayed', 'X-Request-Id'],
+    exposedHeaders: EXPOSED_HEADERS,
     maxAge: 600,
     // An OPTIONS request that is not a preflight gets the same 204 (with no CORS grant unless the origin is
     // allowed) instead of @fastify/cors's plain-text 400.
