@@ -11,7 +11,7 @@ import fp from 'fastify-plugin'
  * middleware on every request, parsing its options anew, and its raw `setHeader` calls took Node off the path
  * where `writeHead` writes all the headers in one pass.)
  */
-const API_SECURITY_HEADERS = {
+export const API_SECURITY_HEADERS = {
   'content-security-policy': "default-src 'none';frame-ancestors 'none';base-uri 'none';form-action 'none'",
   'cross-origin-resource-policy': 'same-origin',
   'referrer-policy': 'no-referrer',

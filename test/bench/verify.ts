@@ -43,7 +43,7 @@ export async function checkSql(tracingApi: Service, user: BenchUser, scenarios: 
 
 /**
  * Does the ceiling answer as the API does? The same request goes to both (the API first), and the status,
- * the headers that matter and the body must agree. A write is sent to both: `create` makes two tasks that must
+ * the header names, the values of the headers that matter and the body must agree. A write is sent to both: `create` makes two tasks that must
  * agree but for id and timestamps; `complete` on the API completes the task, on the ceiling finds it completed.
  */
 export async function checkParity(api: Service, ceiling: Service, users: BenchUser[], scenarios: Scenario[]): Promise<Finding[]> {
@@ -54,6 +54,8 @@ export async function checkParity(api: Service, ceiling: Service, users: BenchUs
     const differ = (what: string, a: unknown, b: unknown) => findings.push(`${scenario.name}: ${what} differs: API ${JSON.stringify(a)}, ceiling ${JSON.stringify(b)}`)
     if (fromApi.status !== fromCeiling.status) differ('status', fromApi.status, fromCeiling.status)
     if (fromApi.status >= 300) findings.push(`${scenario.name}: the API answered ${fromApi.status}: ${fromApi.text.slice(0, 300)}`)
+    const names = (answer: Answer) => [...answer.headers.keys()]
+    if (!isDeepStrictEqual(names(fromApi), names(fromCeiling))) differ('header names', names(fromApi), names(fromCeiling))
     for (const header of ['content-type', 'x-total-count', 'link', 'etag']) {
       if (fromApi.headers.get(header) !== fromCeiling.headers.get(header)) differ(header, fromApi.headers.get(header), fromCeiling.headers.get(header))
     }
