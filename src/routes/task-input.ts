@@ -46,7 +46,11 @@ export function instant(text: string, path: string): Date {
  */
 export function normalizeListQuery(query: unknown): void {
   const params = query as Record<string, string | string[] | undefined>
-  const list = (value: string | string[]) => (Array.isArray(value) ? value : [value])
   if (params.priority !== undefined) params.priority = list(params.priority).flatMap((value) => value.split(','))
   if (params.tag !== undefined) params.tag = list(params.tag).map((value) => value.trim().toLowerCase())
+}
+
+/** A repeated query parameter arrives as an array, a single one as a string. */
+function list(value: string | string[]): string[] {
+  return Array.isArray(value) ? value : [value]
 }
