@@ -40,9 +40,12 @@ function headers(audience: Audience, extra: HeaderName[]) {
   return Object.fromEntries(names.map((name) => [name, HEADERS[name]]))
 }
 
-/** A JSON response. */
+/**
+ * A JSON response. The schema itself, not a `content` map by media type, which Fastify would look up for every
+ * answer by parsing its Content-Type; @fastify/swagger documents it as application/json all the same.
+ */
 export function jsonResponse(audience: Audience, description: string, schema: TSchema, extraHeaders: HeaderName[] = []) {
-  return { description, headers: headers(audience, extraHeaders), content: { 'application/json': { schema } } }
+  return { ...schema, description, headers: headers(audience, extraHeaders) }
 }
 
 /** A response without a body (204, 304). */
