@@ -192,8 +192,9 @@ interface Write {
   shape: string
   values: Record<string, unknown>
   /**
-   * A repository method bound to this write's arguments, not an arrow function: tsx's keepNames names every
-   * arrow function at run time with a defineProperty, which cost more than the rest of a write's bookkeeping.
+   * A repository method bound to this write's arguments, not an arrow function: under tsx, esbuild's keepNames
+   * names every arrow function given to a variable or a property with a defineProperty when it is made, which
+   * cost more than the rest of a write's bookkeeping.
    */
   build(): WriteStatement
 }
