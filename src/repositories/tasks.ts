@@ -702,8 +702,13 @@ function target(expectedCount: number | undefined): SQL | undefined {
   return and(eq(tasks.id, slot('id')), eq(tasks.user_id, slot('userId')), live, versions && inArray(tasks.version, versions))
 }
 
+/** The values of target's placeholders; built without intermediate arrays, as every keyed request needs one. */
 function targetValues(userId: string, id: string, expected: ExpectedVersions): Record<string, unknown> {
-  return { userId, id, ...Object.fromEntries((expected ?? []).map((version, index) => [`expected${index}`, version])) }
+  const values: Record<string, unknown> = { userId, id }
+  expected?.forEach((version, index) => {
+    values[`expected${index}`] = version
+  })
+  return values
 }
 
 /** A prepared statement's name: the same for the same SQL in every repository, as a shared connection needs. */
