@@ -45,6 +45,19 @@ for (const driver of DRIVERS) {
     t.equal(row!.completed_at!.toISOString(), stamp.toISOString(), 'milliseconds and UTC survive the round trip')
     t.ok(row!.created_at instanceof Date)
 
+    // The repository reads rows through a prepared query's `all()` (rowsOf), which each driver's prepared query
+    // has but their shared type does not declare: the driver's rows, keyed by column, timestamps as text.
+    const prepared = database.orm
+      .select({ id: tasks.id, completed_at: tasks.completed_at })
+      .from(tasks)
+      .where(eq(tasks.id, sql.placeholder('id')))
+      .prepare('driver_rows_check') as unknown as { all?: (values: Record<string, unknown>) => Promise<Record<string, unknown>[]> }
+    t.type(prepared.all, 'function', 'a prepared query has all()')
+    const rows = await prepared.all!({ id })
+    t.same(Object.keys(rows[0] ?? {}).sort(), ['completed_at', 'id'], 'one row, keyed by column')
+    t.type(rows[0]!.completed_at, 'string', 'timestamps are left as text for taskOf')
+    t.equal(new Date(rows[0]!.completed_at as string).toISOString(), stamp.toISOString())
+
     const violations: [string, () => Promise<unknown>][] = [
       ['23505', () => database.orm.insert(tasks).values({ id, user_id: 'u', title: 'dup' })],
       ['23514', () => database.orm.insert(tasks).values({ id: '01900000-0000-7000-8000-00000000000b', user_id: 'u', title: '' })],
