@@ -6,7 +6,7 @@
  * PGlite. It answers the benchmarked requests with the same JSON and the same headers, the cheapest way (one
  * static object, and a UUID for the request id): the load generator shares the machine's two cores and parses
  * every header in JavaScript, so an answer with fewer headers would be cheaper to receive, not to make. Nothing
- * else: no logger, no rate limiter, no CORS for other origins, no input normalizing.
+ * else: no logger, no rate limiter, no CORS for other origins.
  *
  *   CEILING_DRIVER=pg DATABASE_URL=postgres://… BETTER_AUTH_SECRET=… [BETTER_AUTH_URL=…] PORT=… node --import tsx test/bench/ceiling.ts
  *   CEILING_DRIVER=pglite CEILING_PGLITE_DIR=/path/to/folder …
