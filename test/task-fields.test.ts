@@ -2,6 +2,9 @@ import t from 'tap'
 import { bearer, buildApp, json, type TaskJson as Task } from './support/app.js'
 import { forEachDriver } from './support/drivers.js'
 
+/** The task's fields, as contract §3 lists them. */
+const TASK_FIELDS = ['id', 'user_id', 'title', 'description', 'completed', 'completed_at', 'priority', 'tags', 'due_date', 'recurrence', 'next_task_id', 'created_at', 'updated_at']
+
 /** Priorities, tags, due dates and recurrence (contract §3), stats and clearing completed tasks (§4). */
 forEachDriver(t, async (t, databaseUrl) => {
   const app = await buildApp(t, { DATABASE_URL: databaseUrl })
@@ -146,6 +149,22 @@ forEachDriver(t, async (t, databaseUrl) => {
     t.same(json<Task[]>(await app.inject({ url: '/api/tasks', headers: other })).map((task) => task.title), ['theirs, done'])
     t.same(json(await app.inject({ method: 'DELETE', url: '/api/tasks?status=completed', headers: auth })), { deleted: 0 })
     t.equal((await app.inject({ method: 'DELETE', url: '/api/bystander/tasks?status=completed', headers: auth })).statusCode, 403)
+  })
+
+  t.test('every answer that carries a task carries exactly the contract’s fields (§3), nothing internal', async (t) => {
+    const auth = bearer('fields')
+    const created = await app.inject({ method: 'POST', url: '/api/tasks', headers: { ...auth, 'idempotency-key': 'fields-1' }, payload: { title: 'Shape' } })
+    const { id } = json<Task>(created)
+    const answers: [string, unknown][] = [
+      ['create', json(created)],
+      ['replayed create', json(await app.inject({ method: 'POST', url: '/api/tasks', headers: { ...auth, 'idempotency-key': 'fields-1' }, payload: { title: 'Shape' } }))],
+      ['get', json(await app.inject({ url: `/api/tasks/${id}`, headers: auth }))],
+      ['list', json<Task[]>(await app.inject({ url: '/api/tasks', headers: auth }))[0]],
+      ['update', json(await app.inject({ method: 'PUT', url: `/api/tasks/${id}`, headers: auth, payload: { priority: 'low' } }))],
+      ['complete', json(await app.inject({ method: 'PATCH', url: `/api/tasks/${id}/complete`, headers: auth, payload: { completed: true } }))],
+      ['change feed', json<{ changes: Task[] }>(await app.inject({ url: '/api/tasks/changes', headers: auth })).changes[0]],
+    ]
+    for (const [answer, task] of answers) t.same(Object.keys(task as object).sort(), [...TASK_FIELDS].sort(), answer)
   })
 })
 
