@@ -7,7 +7,7 @@ import { ref } from './ref.js'
 
 /**
  * Documented responses, headers included, for the OpenAPI document (and so for generated clients). Fastify
- * serializes the `content` schemas; the headers are documentation of what the plugins and handlers set.
+ * serializes bodies with their schemas; the headers are documentation of what the plugins and handlers set.
  */
 
 /** Headers, by name as clients read them. */
