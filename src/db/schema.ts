@@ -47,6 +47,9 @@ export const tasks = pgTable(
     // The occurrence that completing this recurring task created; kept when the task is un-completed, so
     // completing it again creates no second one. No foreign key: deleting that occurrence must not re-arm it.
     next_task_id: uuid('next_task_id'),
+    // The day of the month (UTC) a monthly or yearly series falls on: the day of the due date a client last set.
+    // A month that lacks it clamps (Jan 31 → Feb 28), and the next one returns to it (→ Mar 31).
+    recurrence_day: smallint('recurrence_day'),
     // Counts the task's changes: the ETag, and what `If-Match` compares in the same statement as the write.
     version: integer('version').notNull().default(1),
     created_at: timestamptz('created_at').notNull().defaultNow(),
@@ -82,6 +85,7 @@ export const tasks = pgTable(
     check('tasks_priority_known', sql`${table.priority} in ('low', 'medium', 'high')`),
     check('tasks_tags_at_most_20', sql`cardinality(${table.tags}) <= 20`),
     check('tasks_recurrence_known', sql`${table.recurrence} in ('daily', 'weekly', 'monthly', 'yearly')`),
+    check('tasks_recurrence_day_of_month', sql`${table.recurrence_day} between 1 and 31`),
     // Checked in the same statement as every write, so an update cannot leave a recurrence without a due date.
     check(RECURRENCE_NEEDS_DUE_DATE, sql`${table.recurrence} is null or ${table.due_date} is not null`),
   ],
@@ -110,3 +114,27 @@ export const idempotencyKeys = pgTable(
 )
 
 export type IdempotencyKeyRow = typeof idempotencyKeys.$inferSelect
+
+/**
+ * The change feed's purge watermark: the highest feed position (`change_xid`, `id`) of any tombstone the purge has
+ * deleted. A sync token behind it may miss a deletion, and gets 410; one at or past it has lost nothing. One row,
+ * moved forward only by the purge, in the same statement as its delete.
+ */
+export const feedWatermark = pgTable(
+  'feed_watermark',
+  {
+    singleton: boolean('singleton').primaryKey().default(true),
+    purged_xid: bigint('purged_xid', { mode: 'bigint' }).notNull().default(sql`0`),
+    purged_id: uuid('purged_id').notNull().default(sql`'00000000-0000-0000-0000-000000000000'`),
+  },
+  (table) => [check('feed_watermark_one_row', sql`${table.singleton}`)],
+)
+
+/**
+ * Keys every instance shares, made once by the migration that created the table (no setting to configure):
+ * `tokens` encrypts and authenticates list cursors and sync tokens. Hex, 32 bytes.
+ */
+export const tokenKeys = pgTable('token_keys', {
+  purpose: text('purpose').primaryKey(),
+  key: text('key').notNull(),
+})

@@ -16,8 +16,8 @@ import {
 } from '../db/schema.js'
 import { uuidv7 } from '../db/uuidv7.js'
 
-/** The columns a task has on the wire; the change feed's bookkeeping stays in the database. */
-const { deleted_at: _deletedAt, change_xid: _changeXid, ...TASK_COLUMNS } = getTableColumns(tasks)
+/** The columns a task has on the wire; the change feed's and the series' bookkeeping stays in the database. */
+const { deleted_at: _deletedAt, change_xid: _changeXid, recurrence_day: _recurrenceDay, ...TASK_COLUMNS } = getTableColumns(tasks)
 export type Task = { [K in keyof typeof TASK_COLUMNS]: (typeof tasks.$inferSelect)[K] }
 /** The feed carries no versions: an ETag comes with a task read or written by itself. */
 const { version: _version, ...FEED_TASK_COLUMNS } = TASK_COLUMNS
