@@ -1,4 +1,5 @@
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { request as httpRequest, get as httpGet, type IncomingHttpHeaders } from 'node:http'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -362,6 +363,33 @@ t.test('development mode: no configuration at all, embedded PGlite in ./.data', 
   t.equal(again.status, 200, 'the token printed by the first run still works')
   t.same(again.body, [created.body], 'the task is still there')
   t.equal(await readFile(secretFile, 'utf8'), secret, 'the secret was kept, not regenerated')
+  t.same(await second.stop(), { code: 0, signal: null })
+})
+
+t.test('production trusting only BETTER_AUTH_URL: no development secret is written, read or minted with', async (t) => {
+  const cwd = await tempDir(t)
+  const dataFolder = join(cwd, '.data')
+  // Nothing listens there: these tests never need a key from it, and HS256 tokens never ask it.
+  const env = { NODE_ENV: 'production', DATABASE_URL: 'memory://', BETTER_AUTH_URL: `http://127.0.0.1:${await freePort()}` }
+
+  const cli = await runNode(t, SCRIPTS.token, ['anyone-i-like'], { cwd, env })
+  t.equal(cli.code, 1, 'npm run token refuses')
+  t.equal(cli.stdout, '', 'no token printed')
+  t.same(cli.stderrLines, ['Configuration error: BETTER_AUTH_SECRET: npm run token needs it when NODE_ENV=production (no development secret is generated there)'])
+  t.notOk(existsSync(dataFolder), 'npm run token wrote no ./.data')
+
+  const first = await startServer(t, { cwd, env })
+  t.notOk(existsSync(dataFolder), 'the start wrote no ./.data')
+  t.same(await first.stop(), { code: 0, signal: null })
+
+  // A development secret left behind on the host (or planted there) is not trusted either.
+  const leftBehind = 'a-development-secret-left-on-the-host'
+  await mkdir(dataFolder, { recursive: true })
+  await writeFile(join(dataFolder, 'dev-secret'), `${leftBehind}\n`)
+  const second = await startServer(t, { cwd, env })
+  const forged = await client(second, mintToken({ BETTER_AUTH_SECRET: leftBehind }, 'mallory'))('GET', '/api/tasks')
+  t.equal(forged.status, 401, 'an HS256 token signed with ./.data/dev-secret is refused')
+  t.notMatch(second.stdout(), /development token/i, 'no development token printed')
   t.same(await second.stop(), { code: 0, signal: null })
 })
 
