@@ -128,6 +128,7 @@ t.test('start-up errors: exit code 1 with one clear line per problem', async (t)
     several: server({ PORT: 'abc', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://u:hunter2@h/db', CORS_ORIGINS: 'not-an-origin' }),
     urls: server({ DATABASE_URL: 'mysql://u:hunter2@h/db', CORS_ORIGINS: 'http://localhost:3000,not-an-origin' }),
     noSecret: server({ NODE_ENV: 'production', DATABASE_URL: 'memory://' }),
+    noDatabase: server({ NODE_ENV: 'production', BETTER_AUTH_SECRET: SECRET, PORT: String(await freePort()) }),
     shortSecret: server({ NODE_ENV: 'production', DATABASE_URL: 'memory://', BETTER_AUTH_SECRET: 'x'.repeat(31) }),
   }
 
@@ -160,6 +161,13 @@ t.test('start-up errors: exit code 1 with one clear line per problem', async (t)
     t.same(result.stderrLines, ['Configuration error: BETTER_AUTH_SECRET: required when NODE_ENV=production, unless BETTER_AUTH_URL or JWKS_URL is set'])
   })
 
+  t.test('production without DATABASE_URL: no silent embedded database', async (t) => {
+    const result = await runs.noDatabase
+    t.equal(result.code, 1)
+    t.same(result.stderrLines, ['Configuration error: DATABASE_URL: required when NODE_ENV=production (a postgres:// URL, or pglite://<folder> for the embedded database)'])
+    t.notOk(existsSync(join(cwd, '.data')), 'no ./.data/pglite was created')
+  })
+
   t.test('production with a 31-character secret', async (t) => {
     const result = await runs.shortSecret
     t.equal(result.code, 1)
@@ -172,7 +180,7 @@ t.test('start-up errors: exit code 1 with one clear line per problem', async (t)
     const result = await runs.migrateBadConfig
     t.equal(result.code, 1)
     t.notMatch(result.stderr, /hunter2/)
-    t.same(result.stderrLines, ['Configuration error: DATABASE_URL: unsupported scheme "mysql:" (expected memory:// or postgres://…)'], 'reported like the server does, without a stack trace')
+    t.same(result.stderrLines, ['Configuration error: DATABASE_URL: unsupported scheme "mysql:" (expected postgres://…, pglite://<folder> or memory://)'], 'reported like the server does, without a stack trace')
   })
 
   t.test('a PostgreSQL server that does not answer', async (t) => {
@@ -325,6 +333,23 @@ t.test('production on PostgreSQL, migrated by npm run db:migrate', { skip: TEST_
     t.equal(result.code, 0, result.stderr)
     t.match(result.stdout, /^Applied 0 migration\(s\)/)
   })
+})
+
+t.test('production on embedded PGlite in the folder pglite:// names', async (t) => {
+  const cwd = await tempDir(t)
+  const folder = join(cwd, 'tasks-db')
+  const grace = mintToken({ BETTER_AUTH_SECRET: SECRET }, 'grace')
+
+  const first = await startServer(t, { cwd, env: productionEnv('pglite://./tasks-db') })
+  const created = await client(first, grace)('POST', '/api/tasks', { title: 'kept in ./tasks-db' })
+  t.equal(created.status, 201)
+  t.ok(existsSync(join(folder, 'PG_VERSION')), 'a relative folder is taken from the working directory')
+  t.notOk(existsSync(join(cwd, '.data')), 'nothing in ./.data')
+  t.same(await first.stop(), { code: 0, signal: null })
+
+  const second = await startServer(t, { cwd, env: productionEnv(`pglite://${folder}`) })
+  t.same((await client(second, grace)('GET', '/api/tasks')).body, [created.body], 'the same folder by its absolute path: the task is there')
+  t.same(await second.stop(), { code: 0, signal: null })
 })
 
 t.test('development mode: no configuration at all, embedded PGlite in ./.data', async (t) => {
