@@ -335,21 +335,44 @@ t.test('production on PostgreSQL, migrated by npm run db:migrate', { skip: TEST_
   })
 })
 
-t.test('production on embedded PGlite in the folder pglite:// names', async (t) => {
+t.test('production on embedded PGlite in the folder pglite:// names, one process per folder', async (t) => {
   const cwd = await tempDir(t)
   const folder = join(cwd, 'tasks-db')
+  const lockFile = join(folder, 'tasks-api.lock')
   const grace = mintToken({ BETTER_AUTH_SECRET: SECRET }, 'grace')
+  const lockText = () => readFile(lockFile, 'utf8').catch(() => 'no lock file')
+  /** The refusal: one line naming the folder, the holder's pid and what to do. */
+  const refusedFor = (t: Test, result: { code: number | null; stderrLines: string[] }, prefix: string, pid: number) => {
+    t.equal(result.code, 1)
+    t.equal(result.stderrLines.length, 1, result.stderrLines.join('\n'))
+    const line = result.stderrLines[0] ?? ''
+    t.ok(line.startsWith(`${prefix}the PGlite folder ${folder} is in use by process ${pid},`), line)
+    t.match(line, /stop that process/)
+  }
 
   const first = await startServer(t, { cwd, env: productionEnv('pglite://./tasks-db') })
+  const firstPid = first.child.pid as number
   const created = await client(first, grace)('POST', '/api/tasks', { title: 'kept in ./tasks-db' })
   t.equal(created.status, 201)
   t.ok(existsSync(join(folder, 'PG_VERSION')), 'a relative folder is taken from the working directory')
   t.notOk(existsSync(join(cwd, '.data')), 'nothing in ./.data')
-  t.same(await first.stop(), { code: 0, signal: null })
+  t.equal(await lockText(), `${firstPid}\n`, 'the lock file holds the pid of the server')
 
-  const second = await startServer(t, { cwd, env: productionEnv(`pglite://${folder}`) })
-  t.same((await client(second, grace)('GET', '/api/tasks')).body, [created.body], 'the same folder by its absolute path: the task is there')
-  t.same(await second.stop(), { code: 0, signal: null })
+  // The same folder by its absolute path: a second server, and db:migrate, refuse it.
+  const second = await runNode(t, SCRIPTS.server, [], { cwd, env: { ...productionEnv(`pglite://${folder}`), PORT: String(await freePort()) } })
+  refusedFor(t, second, 'Cannot start: ', firstPid)
+  const migrate = await runNode(t, SCRIPTS.migrate, [], { cwd, env: { DATABASE_URL: `pglite://${folder}` } })
+  refusedFor(t, migrate, 'Migration failed: ', firstPid)
+  t.same((await client(first, grace)('GET', '/api/tasks')).body, [created.body], 'the first server keeps serving')
+
+  first.child.kill('SIGKILL')
+  await first.exited
+  t.equal(await lockText(), `${firstPid}\n`, 'a killed server leaves its lock behind')
+  const third = await startServer(t, { cwd, env: productionEnv(`pglite://${folder}`) })
+  t.equal(await lockText(), `${third.child.pid}\n`, 'the stale lock is taken over')
+  t.same((await client(third, grace)('GET', '/api/tasks')).body, [created.body], 'the data is in that folder')
+  t.same(await third.stop(), { code: 0, signal: null })
+  t.notOk(existsSync(lockFile), 'the lock is released on close')
 })
 
 t.test('development mode: no configuration at all, embedded PGlite in ./.data', async (t) => {
