@@ -120,6 +120,11 @@ function consistencyProblems(config: Config): string[] {
   }
   const jwksConfigured = config.BETTER_AUTH_URL !== undefined || config.JWKS_URL !== undefined
   if (config.NODE_ENV === 'production') {
+    // In production the embedded database must be asked for by name: a forgotten URL would otherwise keep the
+    // data in whatever ./.data the process happens to start in.
+    if (config.DATABASE_URL === undefined && config.NEON_DB_URL === undefined) {
+      problems.push('DATABASE_URL: required when NODE_ENV=production (a postgres:// URL, or pglite://<folder> for the embedded database)')
+    }
     if (config.BETTER_AUTH_SECRET === undefined) {
       if (!jwksConfigured) problems.push('BETTER_AUTH_SECRET: required when NODE_ENV=production, unless BETTER_AUTH_URL or JWKS_URL is set')
     } else if (config.BETTER_AUTH_SECRET.length < MIN_PRODUCTION_SECRET_LENGTH) {

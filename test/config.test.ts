@@ -71,7 +71,14 @@ t.test('empty strings are treated as unset', async (t) => {
     ),
   )
   t.same(loadConfig(empty), loadConfig({}), 'the same configuration as an empty environment')
-  t.same(named(problemsOf({ NODE_ENV: 'production', BETTER_AUTH_SECRET: '' })), ['BETTER_AUTH_SECRET'], 'an empty secret is a missing secret')
+  t.same(named(problemsOf({ NODE_ENV: 'production', DATABASE_URL: 'memory://', BETTER_AUTH_SECRET: '' })), ['BETTER_AUTH_SECRET'], 'an empty secret is a missing secret')
+  t.same(named(problemsOf({ NODE_ENV: 'production', DATABASE_URL: '', BETTER_AUTH_SECRET: 's'.repeat(32) })), ['DATABASE_URL'], 'an empty URL is a missing URL')
+})
+
+t.test('production accepts the embedded database only when DATABASE_URL names it', async (t) => {
+  const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'pglite://./var/tasks', BETTER_AUTH_SECRET: 's'.repeat(32) })
+  t.same(databaseTarget(config), { driver: 'pglite', dataDir: './var/tasks' })
+  t.same(databaseTarget(loadConfig({ NODE_ENV: 'production', NEON_DB_URL: 'memory://', BETTER_AUTH_SECRET: 's'.repeat(32) })), { driver: 'pglite', dataDir: undefined }, 'memory:// is explicit too')
 })
 
 t.test('a production configuration with a long enough secret is accepted', async (t) => {
@@ -99,7 +106,9 @@ t.test('each bad value gives its own line, naming the variable', async (t) => {
     { name: 'CORS_ORIGINS entry with a path', env: { CORS_ORIGINS: 'https://x.example.com/path' }, variable: 'CORS_ORIGINS', says: /is not an origin/ },
     { name: 'CORS_ORIGINS entry with a trailing slash', env: { CORS_ORIGINS: 'https://x.example.com/' }, variable: 'CORS_ORIGINS', says: /is not an origin/ },
     { name: 'CORS_ORIGINS *', env: { CORS_ORIGINS: '*' }, variable: 'CORS_ORIGINS', says: /is not an origin/ },
-    { name: 'production without a secret', env: { NODE_ENV: 'production' }, variable: 'BETTER_AUTH_SECRET', says: /required when NODE_ENV=production/ },
+    { name: 'production without a secret', env: { NODE_ENV: 'production', DATABASE_URL: 'memory://' }, variable: 'BETTER_AUTH_SECRET', says: /required when NODE_ENV=production/ },
+    { name: 'production without a database', env: { NODE_ENV: 'production', BETTER_AUTH_SECRET: 's'.repeat(32) }, variable: 'DATABASE_URL', says: /required when NODE_ENV=production .*pglite:\/\// },
+    { name: 'pglite:// without a folder', env: { DATABASE_URL: 'pglite://' }, variable: 'DATABASE_URL', says: /pglite:\/\/ needs a folder/ },
     { name: 'BETTER_AUTH_URL not a URL', env: { BETTER_AUTH_URL: 'auth.example.com' }, variable: 'BETTER_AUTH_URL', says: /not an http\(s\) URL/ },
     { name: 'JWKS_URL with another scheme', env: { JWKS_URL: 'ftp://auth.example.com/jwks', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }, variable: 'JWKS_URL', says: /not an http\(s\) URL/ },
     { name: 'JWKS_URL without an issuer to expect', env: { JWKS_URL: 'https://auth.example.com/jwks', JWT_AUDIENCE: 'a' }, variable: 'JWT_ISSUER', says: /required with JWKS_URL/ },
@@ -115,7 +124,7 @@ t.test('each bad value gives its own line, naming the variable', async (t) => {
     { name: 'REDIS_URL with another scheme', env: { REDIS_URL: 'http://127.0.0.1:6379' }, variable: 'REDIS_URL', says: /not a redis:\/\/ or rediss:\/\/ URL/ },
     { name: 'REDIS_URL not a URL', env: { REDIS_URL: 'localhost' }, variable: 'REDIS_URL', says: /not a redis/ },
     { name: 'PUBLIC_URL not a URL', env: { PUBLIC_URL: 'api.example.com' }, variable: 'PUBLIC_URL', says: /not an http\(s\) URL/ },
-    { name: 'production with a 31-character secret', env: { NODE_ENV: 'production', BETTER_AUTH_SECRET: secret31 }, variable: 'BETTER_AUTH_SECRET', says: /at least 32 characters/ },
+    { name: 'production with a 31-character secret', env: { NODE_ENV: 'production', DATABASE_URL: 'memory://', BETTER_AUTH_SECRET: secret31 }, variable: 'BETTER_AUTH_SECRET', says: /at least 32 characters/ },
   ]
   for (const c of cases) {
     t.test(c.name, async (t) => {
@@ -128,7 +137,7 @@ t.test('each bad value gives its own line, naming the variable', async (t) => {
 })
 
 t.test('production may trust a Better Auth JWKS alone, without a shared secret', async (t) => {
-  const config = loadConfig({ NODE_ENV: 'production', BETTER_AUTH_URL: 'https://auth.example.com' })
+  const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://app:pw@db.internal/tasks', BETTER_AUTH_URL: 'https://auth.example.com' })
   t.equal(config.BETTER_AUTH_SECRET, undefined)
   t.equal(config.BETTER_AUTH_URL, 'https://auth.example.com')
 })
@@ -150,6 +159,7 @@ t.test('several bad values at once: one line each', async (t) => {
   t.same(named(consistency).sort(), ['BETTER_AUTH_SECRET', 'CORS_ORIGINS', 'CORS_ORIGINS', 'DATABASE_URL'])
 
   const mixed = problemsOf({ PORT: 'x', DATABASE_URL: 'mysql://x/y', NODE_ENV: 'production' })
+  t.same(named(problemsOf({ NODE_ENV: 'production' })).sort(), ['BETTER_AUTH_SECRET', 'DATABASE_URL'], 'production without a secret or a database: both named')
   t.same(named(mixed).sort(), ['BETTER_AUTH_SECRET', 'DATABASE_URL', 'PORT'], 'a schema problem does not hide the others')
 })
 
@@ -160,7 +170,7 @@ t.test('no problem line echoes a secret or a password', async (t) => {
     { name: 'DATABASE_URL with an unsupported scheme', env: { DATABASE_URL: `mysql://user:${password}@h/db` } },
     { name: 'DATABASE_URL that does not parse', env: { DATABASE_URL: `postgres://user:${password}@h:99999/db` } },
     { name: 'NEON_DB_URL with an unsupported scheme', env: { NEON_DB_URL: `https://user:${password}@ep-x.neon.tech/db` } },
-    { name: 'a short production secret', env: { NODE_ENV: 'production', BETTER_AUTH_SECRET: secret } },
+    { name: 'a short production secret', env: { NODE_ENV: 'production', DATABASE_URL: 'memory://', BETTER_AUTH_SECRET: secret } },
     { name: 'a CORS_ORIGINS entry with credentials', env: { CORS_ORIGINS: `https://user:${password}@app.example.com` } },
   ]
   for (const c of cases) {
@@ -186,6 +196,10 @@ t.test('databaseTarget', async (t) => {
     { name: 'a name ending in neon.tech without a dot: not Neon', env: { DATABASE_URL: 'postgres://a:b@notneon.tech/db' }, target: { driver: 'node-postgres', url: 'postgres://a:b@notneon.tech/db' } },
     { name: 'NEON_DB_URL when DATABASE_URL is unset', env: { NEON_DB_URL: neon }, target: { driver: 'neon-http', url: neon } },
     { name: 'NEON_DB_URL memory://', env: { NEON_DB_URL: 'memory://' }, target: { driver: 'pglite', dataDir: undefined } },
+    { name: 'pglite:// with a relative folder', env: { DATABASE_URL: 'pglite://./data/tasks' }, target: { driver: 'pglite', dataDir: './data/tasks' } },
+    { name: 'pglite:// with a bare relative folder', env: { DATABASE_URL: 'pglite://tasks-db' }, target: { driver: 'pglite', dataDir: 'tasks-db' } },
+    { name: 'pglite:// with an absolute folder', env: { DATABASE_URL: 'pglite:///var/lib/tasks api' }, target: { driver: 'pglite', dataDir: '/var/lib/tasks api' } },
+    { name: 'PGLITE:// in capitals', env: { DATABASE_URL: 'PGLITE://./db' }, target: { driver: 'pglite', dataDir: './db' } },
     { name: 'DATABASE_URL wins when both are set', env: { DATABASE_URL: local, NEON_DB_URL: neon }, target: { driver: 'node-postgres', url: local } },
   ]
   for (const c of cases) t.same(databaseTarget(c.env), c.target, c.name)
@@ -193,6 +207,7 @@ t.test('databaseTarget', async (t) => {
 
   t.throws(() => databaseTarget({ DATABASE_URL: 'not a url' }), /^DATABASE_URL: not a valid URL/)
   t.throws(() => databaseTarget({ NEON_DB_URL: 'mysql://x/y' }), /^NEON_DB_URL: unsupported scheme/)
+  t.throws(() => databaseTarget({ DATABASE_URL: 'pglite://' }), /^DATABASE_URL: pglite:\/\/ needs a folder/)
   t.same(databaseTarget(loadConfig({ NEON_DB_URL: neon })), { driver: 'neon-http', url: neon }, 'from a loaded configuration')
 })
 

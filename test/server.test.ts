@@ -1,4 +1,5 @@
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { request as httpRequest, get as httpGet, type IncomingHttpHeaders } from 'node:http'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -127,6 +128,7 @@ t.test('start-up errors: exit code 1 with one clear line per problem', async (t)
     several: server({ PORT: 'abc', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://u:hunter2@h/db', CORS_ORIGINS: 'not-an-origin' }),
     urls: server({ DATABASE_URL: 'mysql://u:hunter2@h/db', CORS_ORIGINS: 'http://localhost:3000,not-an-origin' }),
     noSecret: server({ NODE_ENV: 'production', DATABASE_URL: 'memory://' }),
+    noDatabase: server({ NODE_ENV: 'production', BETTER_AUTH_SECRET: SECRET, PORT: String(await freePort()) }),
     shortSecret: server({ NODE_ENV: 'production', DATABASE_URL: 'memory://', BETTER_AUTH_SECRET: 'x'.repeat(31) }),
   }
 
@@ -159,6 +161,13 @@ t.test('start-up errors: exit code 1 with one clear line per problem', async (t)
     t.same(result.stderrLines, ['Configuration error: BETTER_AUTH_SECRET: required when NODE_ENV=production, unless BETTER_AUTH_URL or JWKS_URL is set'])
   })
 
+  t.test('production without DATABASE_URL: no silent embedded database', async (t) => {
+    const result = await runs.noDatabase
+    t.equal(result.code, 1)
+    t.same(result.stderrLines, ['Configuration error: DATABASE_URL: required when NODE_ENV=production (a postgres:// URL, or pglite://<folder> for the embedded database)'])
+    t.notOk(existsSync(join(cwd, '.data')), 'no ./.data/pglite was created')
+  })
+
   t.test('production with a 31-character secret', async (t) => {
     const result = await runs.shortSecret
     t.equal(result.code, 1)
@@ -171,7 +180,7 @@ t.test('start-up errors: exit code 1 with one clear line per problem', async (t)
     const result = await runs.migrateBadConfig
     t.equal(result.code, 1)
     t.notMatch(result.stderr, /hunter2/)
-    t.same(result.stderrLines, ['Configuration error: DATABASE_URL: unsupported scheme "mysql:" (expected memory:// or postgres://…)'], 'reported like the server does, without a stack trace')
+    t.same(result.stderrLines, ['Configuration error: DATABASE_URL: unsupported scheme "mysql:" (expected postgres://…, pglite://<folder> or memory://)'], 'reported like the server does, without a stack trace')
   })
 
   t.test('a PostgreSQL server that does not answer', async (t) => {
@@ -326,6 +335,46 @@ t.test('production on PostgreSQL, migrated by npm run db:migrate', { skip: TEST_
   })
 })
 
+t.test('production on embedded PGlite in the folder pglite:// names, one process per folder', async (t) => {
+  const cwd = await tempDir(t)
+  const folder = join(cwd, 'tasks-db')
+  const lockFile = join(folder, 'tasks-api.lock')
+  const grace = mintToken({ BETTER_AUTH_SECRET: SECRET }, 'grace')
+  const lockText = () => readFile(lockFile, 'utf8').catch(() => 'no lock file')
+  /** The refusal: one line naming the folder, the holder's pid and what to do. */
+  const refusedFor = (t: Test, result: { code: number | null; stderrLines: string[] }, prefix: string, pid: number) => {
+    t.equal(result.code, 1)
+    t.equal(result.stderrLines.length, 1, result.stderrLines.join('\n'))
+    const line = result.stderrLines[0] ?? ''
+    t.ok(line.startsWith(`${prefix}the PGlite folder ${folder} is in use by process ${pid},`), line)
+    t.match(line, /stop that process/)
+  }
+
+  const first = await startServer(t, { cwd, env: productionEnv('pglite://./tasks-db') })
+  const firstPid = first.child.pid as number
+  const created = await client(first, grace)('POST', '/api/tasks', { title: 'kept in ./tasks-db' })
+  t.equal(created.status, 201)
+  t.ok(existsSync(join(folder, 'PG_VERSION')), 'a relative folder is taken from the working directory')
+  t.notOk(existsSync(join(cwd, '.data')), 'nothing in ./.data')
+  t.equal(await lockText(), `${firstPid}\n`, 'the lock file holds the pid of the server')
+
+  // The same folder by its absolute path: a second server, and db:migrate, refuse it.
+  const second = await runNode(t, SCRIPTS.server, [], { cwd, env: { ...productionEnv(`pglite://${folder}`), PORT: String(await freePort()) } })
+  refusedFor(t, second, 'Cannot start: ', firstPid)
+  const migrate = await runNode(t, SCRIPTS.migrate, [], { cwd, env: { DATABASE_URL: `pglite://${folder}` } })
+  refusedFor(t, migrate, 'Migration failed: ', firstPid)
+  t.same((await client(first, grace)('GET', '/api/tasks')).body, [created.body], 'the first server keeps serving')
+
+  first.child.kill('SIGKILL')
+  await first.exited
+  t.equal(await lockText(), `${firstPid}\n`, 'a killed server leaves its lock behind')
+  const third = await startServer(t, { cwd, env: productionEnv(`pglite://${folder}`) })
+  t.equal(await lockText(), `${third.child.pid}\n`, 'the stale lock is taken over')
+  t.same((await client(third, grace)('GET', '/api/tasks')).body, [created.body], 'the data is in that folder')
+  t.same(await third.stop(), { code: 0, signal: null })
+  t.notOk(existsSync(lockFile), 'the lock is released on close')
+})
+
 t.test('development mode: no configuration at all, embedded PGlite in ./.data', async (t) => {
   const cwd = await tempDir(t)
   const developmentToken = async (server: RunningServer): Promise<string> => {
@@ -362,6 +411,33 @@ t.test('development mode: no configuration at all, embedded PGlite in ./.data', 
   t.equal(again.status, 200, 'the token printed by the first run still works')
   t.same(again.body, [created.body], 'the task is still there')
   t.equal(await readFile(secretFile, 'utf8'), secret, 'the secret was kept, not regenerated')
+  t.same(await second.stop(), { code: 0, signal: null })
+})
+
+t.test('production trusting only BETTER_AUTH_URL: no development secret is written, read or minted with', async (t) => {
+  const cwd = await tempDir(t)
+  const dataFolder = join(cwd, '.data')
+  // Nothing listens there: these tests never need a key from it, and HS256 tokens never ask it.
+  const env = { NODE_ENV: 'production', DATABASE_URL: 'memory://', BETTER_AUTH_URL: `http://127.0.0.1:${await freePort()}` }
+
+  const cli = await runNode(t, SCRIPTS.token, ['anyone-i-like'], { cwd, env })
+  t.equal(cli.code, 1, 'npm run token refuses')
+  t.equal(cli.stdout, '', 'no token printed')
+  t.same(cli.stderrLines, ['Configuration error: BETTER_AUTH_SECRET: npm run token needs it when NODE_ENV=production (no development secret is generated there)'])
+  t.notOk(existsSync(dataFolder), 'npm run token wrote no ./.data')
+
+  const first = await startServer(t, { cwd, env })
+  t.notOk(existsSync(dataFolder), 'the start wrote no ./.data')
+  t.same(await first.stop(), { code: 0, signal: null })
+
+  // A development secret left behind on the host (or planted there) is not trusted either.
+  const leftBehind = 'a-development-secret-left-on-the-host'
+  await mkdir(dataFolder, { recursive: true })
+  await writeFile(join(dataFolder, 'dev-secret'), `${leftBehind}\n`)
+  const second = await startServer(t, { cwd, env })
+  const forged = await client(second, mintToken({ BETTER_AUTH_SECRET: leftBehind }, 'mallory'))('GET', '/api/tasks')
+  t.equal(forged.status, 401, 'an HS256 token signed with ./.data/dev-secret is refused')
+  t.notMatch(second.stdout(), /development token/i, 'no development token printed')
   t.same(await second.stop(), { code: 0, signal: null })
 })
 

@@ -14,6 +14,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import pg from 'pg'
 import { DatabaseUnavailableError, sqlState } from './errors.js'
+import { lockPgliteFolder } from './pglite-lock.js'
 import type { DatabaseTarget } from './target.js'
 
 /** The query surface shared by all three drivers; repositories are written against it alone. */
@@ -85,10 +86,15 @@ export async function openDatabase(target: DatabaseTarget, onPoolError: (error: 
   const logger = queries.logger
   switch (target.driver) {
     case 'pglite': {
-      // A folder keeps the data across restarts; no folder is an in-memory database for tests and demos.
+      // A folder keeps the data across restarts, for one process at a time; no folder is an in-memory
+      // database for tests and demos.
+      const unlock = target.dataDir === undefined ? async () => {} : await lockPgliteFolder(target.dataDir)
       const client = new DrizzlePGlite(target.dataDir)
       const orm = drizzlePglite({ client, logger })
-      return database(target.driver, orm, queries, () => migratePglite(orm, { migrationsFolder }), () => client.close())
+      return database(target.driver, orm, queries, () => migratePglite(orm, { migrationsFolder }), async () => {
+        await client.close()
+        await unlock()
+      })
     }
     case 'node-postgres': {
       const pool = new pg.Pool({ connectionString: target.url, connectionTimeoutMillis: TIMEOUT_MS, query_timeout: TIMEOUT_MS })

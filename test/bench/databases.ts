@@ -45,7 +45,7 @@ export async function createPostgresDatabase(adminUrl: string, keep: boolean): P
 
 /**
  * Two copies of one seeded PGlite database, for the API and the raw-PGlite ceiling (each process owns its
- * folder). The API finds its copy at `<apiCwd>/.data/pglite`, the default when DATABASE_URL is unset.
+ * folder). The API finds its copy at `<apiCwd>/.data/pglite`, named by DATABASE_URL (production requires one).
  */
 export interface PgliteFolders {
   apiCwd: string

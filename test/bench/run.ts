@@ -282,7 +282,7 @@ async function pglitePhase(bench: Bench, secret: string): Promise<void> {
   onInterrupt.add(undo)
   try {
     const systems = {
-      api: await bench.start('API (PGlite)', API_SCRIPT, { cwd: folders.apiCwd, env: apiEnv({ BETTER_AUTH_SECRET: secret }) }),
+      api: await bench.start('API (PGlite)', API_SCRIPT, { cwd: folders.apiCwd, env: apiEnv({ BETTER_AUTH_SECRET: secret, DATABASE_URL: 'pglite://./.data/pglite' }) }),
       ceiling: await bench.start('ceiling (PGlite)', CEILING_SCRIPT, {
         env: { BETTER_AUTH_SECRET: secret, CEILING_DRIVER: 'pglite', CEILING_PGLITE_DIR: folders.ceilingDir },
       }),
