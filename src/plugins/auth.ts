@@ -5,6 +5,7 @@ import { decodeProtectedHeader } from 'jose'
 import { JWKS_ALGORITHMS, jwksSettings, jwksVerifier, KeysUnavailableError } from '../auth/jwks.js'
 import { VerifiedTokens } from '../auth/verified-tokens.js'
 import { HttpProblem } from '../http/problem.js'
+import { PATTERN_MESSAGES, STORABLE_TEXT_PATTERN } from '../schemas/patterns.js'
 import { MAX_USER_ID_LENGTH } from '../schemas/task.js'
 
 /** Where a request keeps the outcome of checking its token, once checked. */
@@ -27,6 +28,9 @@ declare module 'fastify' {
 type Claims = Record<string, unknown>
 /** A verified caller's id, or the problem to answer an unverified request with. */
 type Outcome = string | HttpProblem
+
+/** A `sub` is the owner's id as stored: PostgreSQL would refuse U+0000 and turn an unpaired surrogate into U+FFFD. */
+const STORABLE_TEXT = new RegExp(STORABLE_TEXT_PATTERN, 'u')
 
 /** Enough for every active user of one instance; about 100 bytes each. */
 const VERIFIED_TOKENS_KEPT = 10_000
@@ -98,6 +102,9 @@ const auth: FastifyPluginAsync = async (fastify) => {
     }
     if (typeof claims.sub !== 'string' || claims.sub === '') return invalidToken('The token has no subject (sub).')
     if (claims.sub.length > MAX_USER_ID_LENGTH) return invalidToken(`The token's subject (sub) is longer than ${MAX_USER_ID_LENGTH} characters.`)
+    if (!STORABLE_TEXT.test(claims.sub)) {
+      return invalidToken(`The token's subject (sub) ${PATTERN_MESSAGES[STORABLE_TEXT_PATTERN]}: it could not be stored as sent.`)
+    }
     // Neither library rejects an iat in the future; such a token is forged or from a broken clock.
     if (claims.iat !== undefined && !(typeof claims.iat === 'number' && claims.iat * 1000 <= Date.now() + toleranceMs)) {
       return invalidToken('The token is not valid yet.')
