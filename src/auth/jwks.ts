@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
 import type { Config } from '../config.js'
+import { joseRejection } from './rejection.js'
 
 /** What Better Auth's `jwt()` plugin can sign with; HS256 is the shared-secret way, never a JWKS key's. */
 export const JWKS_ALGORITHMS = ['EdDSA', 'ES256', 'ES512', 'RS256', 'PS256']
@@ -54,14 +55,20 @@ export function jwksVerifier(settings: JwksSettings, clockToleranceSeconds: numb
       throw error
     }
   }
+  /** The token's claims, verified; else throws why it is refused, or KeysUnavailableError. */
   return async (token: string): Promise<JWTPayload> => {
-    const { payload } = await jwtVerify(token, key, {
-      algorithms: JWKS_ALGORITHMS,
-      issuer: settings.issuer,
-      audience: settings.audience,
-      clockTolerance: clockToleranceSeconds,
-      requiredClaims: ['exp', 'sub'],
-    })
-    return payload
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: JWKS_ALGORITHMS,
+        issuer: settings.issuer,
+        audience: settings.audience,
+        clockTolerance: clockToleranceSeconds,
+        requiredClaims: ['exp', 'sub'],
+      })
+      return payload
+    } catch (error) {
+      if (error instanceof KeysUnavailableError) throw error
+      throw joseRejection(error, settings)
+    }
   }
 }
