@@ -2,7 +2,8 @@ import fastifyJwt from '@fastify/jwt'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { decodeProtectedHeader } from 'jose'
-import { JWKS_ALGORITHMS, jwksSettings, jwksVerifier, KeysUnavailableError } from '../auth/jwks.js'
+import { JWKS_ALGORITHMS, jwksSettings, jwksVerifier } from '../auth/jwks.js'
+import { KeysUnavailableError } from '../auth/remote-keys.js'
 import { fastJwtRejection, malformed, noSubject, notYetValid, numericDateExpected, TokenRejection } from '../auth/rejection.js'
 import { VerifiedTokens } from '../auth/verified-tokens.js'
 import { HttpProblem } from '../http/problem.js'
@@ -63,7 +64,8 @@ const auth: FastifyPluginAsync = async (fastify) => {
       },
     })
   }
-  const verifyWithJwks = jwks === undefined ? undefined : jwksVerifier(jwks, JWT_CLOCK_TOLERANCE)
+  const nowMs = () => fastify.now().getTime()
+  const verifyWithJwks = jwks === undefined ? undefined : jwksVerifier(jwks, JWT_CLOCK_TOLERANCE, nowMs, fastify.log)
   const accepted = [...(BETTER_AUTH_SECRET !== undefined ? ['HS256'] : []), ...(verifyWithJwks !== undefined ? JWKS_ALGORITHMS : [])]
   const algorithmRefused = new TokenRejection('algorithm', `The token's algorithm (alg) is not one this API accepts: ${accepted.join(', ')}.`)
 
@@ -120,8 +122,8 @@ const auth: FastifyPluginAsync = async (fastify) => {
       verifiedTokens.set(token, userId, (claims.exp as number) * 1000)
       return userId
     } catch (error) {
+      // Each failed fetch is logged where it happens, at most once per cooldown.
       if (error instanceof KeysUnavailableError) {
-        request.log.warn({ err: error.cause }, 'token keys unavailable')
         return new HttpProblem(503, 'The keys to check the token with cannot be fetched right now; try again shortly.', {
           'retry-after': '5',
         })
@@ -176,4 +178,4 @@ function algorithmOf(token: string): unknown {
   }
 }
 
-export default fp(auth, { name: 'auth', dependencies: ['env', 'problems'] })
+export default fp(auth, { name: 'auth', dependencies: ['env', 'clock', 'problems'] })
