@@ -130,6 +130,13 @@ const INVALID_TOKENS: ({ name: string; token: () => string } & Refusal)[] = [
   { name: 'a garbage string', token: () => 'not-a-jwt', ...MALFORMED },
   { name: 'three garbage segments', token: () => 'abc.def.ghi', ...MALFORMED },
   { name: 'claims that are not JSON', token: () => `${base64url({ alg: 'HS256' })}.bm90IGpzb24.c2ln`, ...MALFORMED },
+  { name: 'claims that are JSON but not an object', token: () => `${base64url({ alg: 'HS256' })}.${Buffer.from('42').toString('base64url')}.c2ln`, ...MALFORMED },
+  {
+    name: 'a critical header extension this API does not know',
+    token: () => handMade({ sub: USER, exp: now() + 600 }, { alg: 'HS256', crit: ['x-unknown'], 'x-unknown': true }),
+    reason: 'invalid',
+    detail: 'The token is not valid.',
+  },
   // The last part is then `<signature> extra`, which is not the signature.
   { name: 'a valid token followed by more text', token: () => `${tokenFor(USER)} extra`, ...SIGNATURE },
 ]

@@ -71,6 +71,7 @@ t.test('refusals, with the JWKS and the shared secret both configured: each says
     ['HS256 signed with the public key bytes', hs256({ sub: userId, exp: now + 600 }, Buffer.from(String(publicKey.x ?? publicKey.n), 'base64url')), badSignature],
     ['alg none', `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${payload}.`, { reason: 'algorithm', detail: "The token's algorithm (alg) is not one this API accepts: HS256, EdDSA, ES256, ES512, RS256, PS256." }],
     ['not a JWT', 'Better-Auth-session-token', { reason: 'malformed', detail: 'The token is not a well-formed JWT.' }],
+    ['a JWT header and nothing else', `${header}.${payload}`, { reason: 'malformed', detail: 'The token is not a well-formed JWT.' }],
     ["HS256 signed with the secret but no sub (like Better Auth's session_data)", hs256({ session: { id: 's' }, exp: now + 600 }, TEST_SECRET), noSubject],
   ]
   for (const [name, forged, refusal] of cases) {

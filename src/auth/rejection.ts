@@ -37,7 +37,7 @@ export interface ExpectedClaims {
 }
 
 export const malformed = () => new TokenRejection('malformed', 'The token is not a well-formed JWT.')
-export const expired = () => new TokenRejection('expired', 'The token has expired.')
+const expired = () => new TokenRejection('expired', 'The token has expired.')
 export const notYetValid = (claim: 'nbf' | 'iat') =>
   new TokenRejection('not_yet_valid', `The token is not valid yet: its ${claim === 'nbf' ? 'nbf (not before)' : 'iat (issued at)'} is in the future.`)
 export const noSubject = () => new TokenRejection('no_subject', 'The token has no subject (sub).')
@@ -45,7 +45,7 @@ const badSignature = () => new TokenRejection('signature', "The token's signatur
 const notValid = () => new TokenRejection('invalid', 'The token is not valid.')
 
 /** A claim's check failed: it is absent, or present with a wrong value or type. */
-function claimRejection(claim: string, missing: boolean, expected: ExpectedClaims): TokenRejection {
+function claimRejection(claim: string | undefined, missing: boolean, expected: ExpectedClaims): TokenRejection {
   switch (claim) {
     case 'iss':
       return missing
@@ -92,7 +92,7 @@ export function fastJwtRejection(error: unknown, expected: ExpectedClaims): Toke
     case TOKEN_ERROR_CODES.missingRequiredClaim:
     case TOKEN_ERROR_CODES.invalidClaimValue:
     case TOKEN_ERROR_CODES.invalidClaimType:
-      return claim === undefined ? notValid() : claimRejection(claim, code === TOKEN_ERROR_CODES.missingRequiredClaim, expected)
+      return claimRejection(claim, code === TOKEN_ERROR_CODES.missingRequiredClaim, expected)
     default:
       return notValid()
   }
