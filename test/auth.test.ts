@@ -5,6 +5,7 @@ import { createSigner } from 'fast-jwt'
 import { jwksSettings } from '../src/auth/jwks.js'
 import { mintToken } from '../src/auth/token.js'
 import { bearer, buildApp, json, TEST_SECRET, testConfig, tokenFor } from './support/app.js'
+import { assertRefusalLogged, buildLoggedApp, type LoggedApp, type Refusal } from './support/logged-app.js'
 
 /**
  * Authentication in shared-secret mode (contract §2 and §8): which tokens are accepted, how every refusal
@@ -90,31 +91,66 @@ const NO_TOKEN: NoTokenCase[] = [
   { name: 'a valid token in a cookie only', headers: { cookie: `token=${valid}; access_token=${valid}` }, token: valid },
 ]
 
-/** Tokens presented in `Authorization: Bearer …` that must be refused with error="invalid_token". */
-const INVALID_TOKENS: { name: string; token: () => string }[] = [
-  { name: 'signed with another secret', token: () => tokenFor(USER, {}, { key: OTHER_SECRET }) },
-  { name: 'tampered payload (sub changed, signature kept)', token: () => withSub(tokenFor('mallory'), USER) },
-  { name: 'expired beyond the 30 s tolerance', token: () => timed({ iat: now() - 600, exp: now() - 60 }) },
-  { name: 'nbf in the future beyond tolerance', token: () => timed({ nbf: now() + 60, exp: now() + 600 }) },
-  { name: 'iat in the future beyond tolerance', token: () => timed({ iat: now() + 60, exp: now() + 600 }) },
-  { name: 'no sub', token: () => tokenFor(undefined) },
-  { name: 'empty sub', token: () => tokenFor('') },
-  { name: 'non-string sub (a number)', token: () => tokenFor(undefined, { sub: 42 }) },
-  { name: 'sub longer than 255 characters', token: () => tokenFor('u'.repeat(256)) },
-  { name: 'no exp', token: () => tokenFor(USER, {}, { expiresIn: undefined }) },
-  { name: 'exp not a number', token: () => handMade({ sub: USER, iat: now(), exp: String(now() + 600) }) },
-  { name: 'alg none, no signature', token: () => createSigner({ algorithm: 'none', expiresIn: 60_000 })({ sub: USER }) },
-  { name: 'alg none header over a valid HS256 signature', token: () => handMade({ sub: USER, exp: now() + 600 }, { alg: 'none', typ: 'JWT' }) },
-  { name: 'HS512 with the right secret', token: () => tokenFor(USER, {}, { algorithm: 'HS512' }) },
-  { name: 'HS384 with the right secret', token: () => tokenFor(USER, {}, { algorithm: 'HS384' }) },
-  { name: 'a garbage string', token: () => 'not-a-jwt' },
-  { name: 'three garbage segments', token: () => 'abc.def.ghi' },
-  { name: 'iat not a number', token: () => handMade({ sub: USER, iat: 'yesterday', exp: now() + 600 }) },
-  { name: 'a valid token followed by more text', token: () => `${tokenFor(USER)} extra` },
+const SIGNATURE: Refusal = { reason: 'signature', detail: "The token's signature does not verify." }
+const EXPIRED: Refusal = { reason: 'expired', detail: 'The token has expired.' }
+const NOT_BEFORE: Refusal = { reason: 'not_yet_valid', detail: 'The token is not valid yet: its nbf (not before) is in the future.' }
+const ISSUED_LATER: Refusal = { reason: 'not_yet_valid', detail: 'The token is not valid yet: its iat (issued at) is in the future.' }
+const NO_SUBJECT: Refusal = { reason: 'no_subject', detail: 'The token has no subject (sub).' }
+const NO_EXPIRY: Refusal = { reason: 'no_expiry', detail: 'The token has no expiry (exp).' }
+const ALGORITHM: Refusal = { reason: 'algorithm', detail: "The token's algorithm (alg) is not one this API accepts: HS256." }
+const MALFORMED: Refusal = { reason: 'malformed', detail: 'The token is not a well-formed JWT.' }
+const notNumeric = (claim: string): Refusal => ({ reason: 'claim', detail: `The token's ${claim} claim is not a number of seconds since the epoch.` })
+
+/** Tokens presented in `Authorization: Bearer …` that must be refused with error="invalid_token", and why. */
+const INVALID_TOKENS: ({ name: string; token: () => string } & Refusal)[] = [
+  { name: 'signed with another secret', token: () => tokenFor(USER, {}, { key: OTHER_SECRET }), ...SIGNATURE },
+  { name: 'tampered payload (sub changed, signature kept)', token: () => withSub(tokenFor('mallory'), USER), ...SIGNATURE },
+  { name: 'no signature', token: () => `${tokenFor(USER).split('.').slice(0, 2).join('.')}.`, ...SIGNATURE },
+  { name: 'expired beyond the 30 s tolerance', token: () => timed({ iat: now() - 600, exp: now() - 60 }), ...EXPIRED },
+  { name: 'nbf in the future beyond tolerance', token: () => timed({ nbf: now() + 60, exp: now() + 600 }), ...NOT_BEFORE },
+  { name: 'iat in the future beyond tolerance', token: () => timed({ iat: now() + 60, exp: now() + 600 }), ...ISSUED_LATER },
+  { name: 'no sub', token: () => tokenFor(undefined), ...NO_SUBJECT },
+  { name: 'empty sub', token: () => tokenFor(''), ...NO_SUBJECT },
+  { name: 'non-string sub (a number)', token: () => tokenFor(undefined, { sub: 42 }), reason: 'subject', detail: "The token's subject (sub) is not a string." },
+  {
+    name: 'sub longer than 255 characters',
+    token: () => tokenFor('u'.repeat(256)),
+    reason: 'subject',
+    detail: "The token's subject (sub) is longer than 255 characters.",
+  },
+  { name: 'no exp', token: () => tokenFor(USER, {}, { expiresIn: undefined }), ...NO_EXPIRY },
+  { name: 'exp not a number', token: () => handMade({ sub: USER, iat: now(), exp: String(now() + 600) }), ...notNumeric('exp') },
+  { name: 'nbf not a number', token: () => handMade({ sub: USER, nbf: 'now', exp: now() + 600 }), ...notNumeric('nbf') },
+  { name: 'iat not a number', token: () => handMade({ sub: USER, iat: 'yesterday', exp: now() + 600 }), ...notNumeric('iat') },
+  { name: 'alg none, no signature', token: () => createSigner({ algorithm: 'none', expiresIn: 60_000 })({ sub: USER }), ...ALGORITHM },
+  { name: 'alg none header over a valid HS256 signature', token: () => handMade({ sub: USER, exp: now() + 600 }, { alg: 'none', typ: 'JWT' }), ...ALGORITHM },
+  { name: 'no alg in the header', token: () => handMade({ sub: USER, exp: now() + 600 }, { typ: 'JWT' }), ...ALGORITHM },
+  { name: 'HS512 with the right secret', token: () => tokenFor(USER, {}, { algorithm: 'HS512' }), ...ALGORITHM },
+  { name: 'HS384 with the right secret', token: () => tokenFor(USER, {}, { algorithm: 'HS384' }), ...ALGORITHM },
+  { name: 'a garbage string', token: () => 'not-a-jwt', ...MALFORMED },
+  { name: 'three garbage segments', token: () => 'abc.def.ghi', ...MALFORMED },
+  { name: 'claims that are not JSON', token: () => `${base64url({ alg: 'HS256' })}.bm90IGpzb24.c2ln`, ...MALFORMED },
+  { name: 'claims that are JSON but not an object', token: () => `${base64url({ alg: 'HS256' })}.${Buffer.from('42').toString('base64url')}.c2ln`, ...MALFORMED },
+  {
+    name: 'a critical header extension this API does not know',
+    token: () => handMade({ sub: USER, exp: now() + 600 }, { alg: 'HS256', crit: ['x-unknown'], 'x-unknown': true }),
+    reason: 'invalid',
+    detail: 'The token is not valid.',
+  },
+  // The last part is then `<signature> extra`, which is not the signature.
+  { name: 'a valid token followed by more text', token: () => `${tokenFor(USER)} extra`, ...SIGNATURE },
 ]
 
+/** A refusal of `token` through the API: a 401 that says why, logged at info. */
+async function assertRefusedBecause(t: Test, logged: LoggedApp, token: string, refusal: Refusal): Promise<void> {
+  const response = await logged.app.inject({ url: '/api/tasks', headers: { authorization: `Bearer ${token}` } })
+  assertUnauthorized(t, response, INVALID_TOKEN_CHALLENGE, token)
+  assertRefusalLogged(t, logged, response, token, refusal)
+}
+
 t.test('refusals', async (t) => {
-  const app = await buildApp(t)
+  const logged = await buildLoggedApp(t)
+  const { app } = logged
 
   t.test('no token presented: 401 with a bare "Bearer" challenge', async (t) => {
     for (const request of ENDPOINTS) {
@@ -140,11 +176,10 @@ t.test('refusals', async (t) => {
     }
   })
 
-  t.test('an expired token says so; other failures stay generic', async (t) => {
-    const expired = await app.inject({ url: '/api/tasks', headers: { authorization: `Bearer ${timed({ iat: now() - 600, exp: now() - 60 })}` } })
-    t.equal(json(expired).detail, 'The token has expired.')
-    const forged = await app.inject({ url: '/api/tasks', headers: { authorization: `Bearer ${tokenFor(USER, {}, { key: OTHER_SECRET })}` } })
-    t.equal(json(forged).detail, 'The token is not valid.')
+  t.test('each refusal says why in its detail and logs the reason at info, never the token', async (t) => {
+    for (const c of INVALID_TOKENS) {
+      t.test(c.name, async (t) => assertRefusedBecause(t, logged, c.token(), c))
+    }
   })
 
   t.test('none of the refused writes reached the database', async (t) => {
@@ -209,27 +244,29 @@ t.test('clock tolerance', async (t) => {
 t.test('issuer and audience, when configured', async (t) => {
   const ISSUER = 'https://auth.example.com'
   const AUDIENCE = 'tasks-api'
-  const app = await buildApp(t, { JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE })
-  const cases: { name: string; claims: Record<string, unknown>; status: 200 | 401 }[] = [
-    { name: 'matching iss and aud', claims: { iss: ISSUER, aud: AUDIENCE }, status: 200 },
-    { name: 'aud as an array holding the audience', claims: { iss: ISSUER, aud: ['other-api', AUDIENCE] }, status: 200 },
-    { name: 'wrong iss', claims: { iss: 'https://evil.example.com', aud: AUDIENCE }, status: 401 },
-    { name: 'iss with a suffix', claims: { iss: `${ISSUER}.evil.example`, aud: AUDIENCE }, status: 401 },
-    { name: 'wrong aud', claims: { iss: ISSUER, aud: 'another-api' }, status: 401 },
-    { name: 'aud as an array without the audience', claims: { iss: ISSUER, aud: ['a', 'b'] }, status: 401 },
-    { name: 'neither iss nor aud', claims: {}, status: 401 },
-    { name: 'no iss', claims: { aud: AUDIENCE }, status: 401 },
-    { name: 'no aud', claims: { iss: ISSUER }, status: 401 },
+  const logged = await buildLoggedApp(t, { JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE })
+  const wrongIssuer = { reason: 'issuer', detail: `The token's issuer (iss) is not "${ISSUER}", the one this API expects.` }
+  const noIssuer = { reason: 'issuer', detail: `The token has no issuer (iss); this API expects "${ISSUER}".` }
+  const wrongAudience = { reason: 'audience', detail: `The token's audience (aud) does not include "${AUDIENCE}", the one this API expects.` }
+  const noAudience = { reason: 'audience', detail: `The token has no audience (aud); this API expects "${AUDIENCE}".` }
+  const cases: { name: string; claims: Record<string, unknown>; refusal?: Refusal }[] = [
+    { name: 'matching iss and aud', claims: { iss: ISSUER, aud: AUDIENCE } },
+    { name: 'aud as an array holding the audience', claims: { iss: ISSUER, aud: ['other-api', AUDIENCE] } },
+    { name: 'wrong iss', claims: { iss: 'https://evil.example.com', aud: AUDIENCE }, refusal: wrongIssuer },
+    { name: 'iss with a suffix', claims: { iss: `${ISSUER}.evil.example`, aud: AUDIENCE }, refusal: wrongIssuer },
+    { name: 'iss not a string', claims: { iss: 42, aud: AUDIENCE }, refusal: wrongIssuer },
+    { name: 'wrong aud', claims: { iss: ISSUER, aud: 'another-api' }, refusal: wrongAudience },
+    { name: 'aud as an array without the audience', claims: { iss: ISSUER, aud: ['a', 'b'] }, refusal: wrongAudience },
+    { name: 'neither iss nor aud', claims: {}, refusal: noIssuer },
+    { name: 'no iss', claims: { aud: AUDIENCE }, refusal: noIssuer },
+    { name: 'no aud', claims: { iss: ISSUER }, refusal: noAudience },
   ]
   for (const c of cases) {
     t.test(c.name, async (t) => {
       const token = tokenFor(USER, c.claims)
-      const response = await app.inject({ url: '/api/tasks', headers: { authorization: `Bearer ${token}` } })
-      if (c.status === 401) {
-        assertUnauthorized(t, response, INVALID_TOKEN_CHALLENGE, token)
-      } else {
-        t.equal(response.statusCode, 200)
-      }
+      if (c.refusal !== undefined) return assertRefusedBecause(t, logged, token, c.refusal)
+      const response = await logged.app.inject({ url: '/api/tasks', headers: { authorization: `Bearer ${token}` } })
+      t.equal(response.statusCode, 200)
     })
   }
 })

@@ -1,5 +1,8 @@
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
+import type { FastifyBaseLogger } from 'fastify'
+import { jwtVerify, type JWTPayload } from 'jose'
 import type { Config } from '../config.js'
+import { joseRejection } from './rejection.js'
+import { KeysUnavailableError, remoteKeys } from './remote-keys.js'
 
 /** What Better Auth's `jwt()` plugin can sign with; HS256 is the shared-secret way, never a JWKS key's. */
 export const JWKS_ALGORITHMS = ['EdDSA', 'ES256', 'ES512', 'RS256', 'PS256']
@@ -30,38 +33,27 @@ export function jwksSettings(config: Config): JwksSettings | undefined {
   }
 }
 
-/** No key could be fetched and none is cached: the caller's token cannot be judged, so this is a 503, not a 401. */
-export class KeysUnavailableError extends Error {}
-
 /**
- * A verifier for tokens signed with the auth server's published keys. jose looks keys up by `kid`, converts every
- * key type (Ed25519 included), caches them, and re-fetches on an unknown `kid` at most once per cooldown; keys
- * stay cached while the JWKS is unreachable, so an outage of the auth server does not log everyone out.
+ * A verifier for tokens signed with the auth server's published keys. jose looks keys up by `kid` and converts
+ * every key type (Ed25519 included); src/auth/remote-keys.ts fetches and caches them. `nowMs` is the clock of the
+ * re-fetch cooldown.
  */
-export function jwksVerifier(settings: JwksSettings, clockToleranceSeconds: number) {
-  const remoteKeys = createRemoteJWKSet(settings.url, {
-    timeoutDuration: FETCH_TIMEOUT_MS,
-    cooldownDuration: REFETCH_COOLDOWN_MS,
-    // Never expire the cache by age alone: a refresh happens when a new kid appears.
-    cacheMaxAge: Infinity,
-  })
-  const key: JWTVerifyGetKey = async (header, token) => {
-    try {
-      return await remoteKeys(header, token)
-    } catch (error) {
-      const noMatchingKey = error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys
-      if (!noMatchingKey && remoteKeys.jwks() === undefined) throw new KeysUnavailableError('JWKS unavailable', { cause: error })
-      throw error
-    }
-  }
+export function jwksVerifier(settings: JwksSettings, clockToleranceSeconds: number, nowMs: () => number, log: FastifyBaseLogger) {
+  const key = remoteKeys(settings.url, { timeoutMs: FETCH_TIMEOUT_MS, cooldownMs: REFETCH_COOLDOWN_MS, nowMs, log })
+  /** The token's claims, verified; else throws why it is refused, or KeysUnavailableError. */
   return async (token: string): Promise<JWTPayload> => {
-    const { payload } = await jwtVerify(token, key, {
-      algorithms: JWKS_ALGORITHMS,
-      issuer: settings.issuer,
-      audience: settings.audience,
-      clockTolerance: clockToleranceSeconds,
-      requiredClaims: ['exp', 'sub'],
-    })
-    return payload
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: JWKS_ALGORITHMS,
+        issuer: settings.issuer,
+        audience: settings.audience,
+        clockTolerance: clockToleranceSeconds,
+        requiredClaims: ['exp', 'sub'],
+      })
+      return payload
+    } catch (error) {
+      if (error instanceof KeysUnavailableError) throw error
+      throw joseRejection(error, settings)
+    }
   }
 }

@@ -2,9 +2,12 @@ import fastifyJwt from '@fastify/jwt'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { decodeProtectedHeader } from 'jose'
-import { JWKS_ALGORITHMS, jwksSettings, jwksVerifier, KeysUnavailableError } from '../auth/jwks.js'
+import { JWKS_ALGORITHMS, jwksSettings, jwksVerifier } from '../auth/jwks.js'
+import { KeysUnavailableError } from '../auth/remote-keys.js'
+import { fastJwtRejection, malformed, noSubject, notYetValid, numericDateExpected, TokenRejection } from '../auth/rejection.js'
 import { VerifiedTokens } from '../auth/verified-tokens.js'
 import { HttpProblem } from '../http/problem.js'
+import { PATTERN_MESSAGES, STORABLE_TEXT_PATTERN } from '../schemas/patterns.js'
 import { MAX_USER_ID_LENGTH } from '../schemas/task.js'
 
 /** Where a request keeps the outcome of checking its token, once checked. */
@@ -27,6 +30,9 @@ declare module 'fastify' {
 type Claims = Record<string, unknown>
 /** A verified caller's id, or the problem to answer an unverified request with. */
 type Outcome = string | HttpProblem
+
+/** A `sub` is the owner's id as stored: PostgreSQL would refuse U+0000 and turn an unpaired surrogate into U+FFFD. */
+const STORABLE_TEXT = new RegExp(STORABLE_TEXT_PATTERN, 'u')
 
 /** Enough for every active user of one instance; about 100 bytes each. */
 const VERIFIED_TOKENS_KEPT = 10_000
@@ -58,13 +64,39 @@ const auth: FastifyPluginAsync = async (fastify) => {
       },
     })
   }
-  const verifyWithJwks = jwks === undefined ? undefined : jwksVerifier(jwks, JWT_CLOCK_TOLERANCE)
+  const nowMs = () => fastify.now().getTime()
+  const verifyWithJwks = jwks === undefined ? undefined : jwksVerifier(jwks, JWT_CLOCK_TOLERANCE, nowMs, fastify.log)
+  const accepted = [...(BETTER_AUTH_SECRET !== undefined ? ['HS256'] : []), ...(verifyWithJwks !== undefined ? JWKS_ALGORITHMS : [])]
+  const algorithmRefused = new TokenRejection('algorithm', `The token's algorithm (alg) is not one this API accepts: ${accepted.join(', ')}.`)
 
+  /** The token's claims once its signature and standard claims check out; else throws why it is refused. */
   async function verify(token: string): Promise<Claims> {
-    const { alg } = decodeProtectedHeader(token)
-    if (alg === 'HS256' && BETTER_AUTH_SECRET !== undefined) return fastify.jwt.verify<Claims>(token)
+    const alg = algorithmOf(token)
+    if (alg === 'HS256' && BETTER_AUTH_SECRET !== undefined) {
+      try {
+        return fastify.jwt.verify<Claims>(token)
+      } catch (error) {
+        throw fastJwtRejection(error, { issuer: JWT_ISSUER, audience: JWT_AUDIENCE })
+      }
+    }
     if (verifyWithJwks !== undefined && JWKS_ALGORITHMS.includes(alg as string)) return verifyWithJwks(token)
-    throw new Error(`alg ${alg} is not accepted`)
+    throw algorithmRefused
+  }
+
+  /** The caller's id: the `sub`, once the checks neither library makes pass; else throws why it is refused. */
+  function callerOf(claims: Claims): string {
+    const { sub, iat } = claims
+    // Both libraries require a sub to be present, whatever its type.
+    if (sub === '') throw noSubject()
+    if (typeof sub !== 'string') throw new TokenRejection('subject', "The token's subject (sub) is not a string.")
+    if (sub.length > MAX_USER_ID_LENGTH) throw new TokenRejection('subject', `The token's subject (sub) is longer than ${MAX_USER_ID_LENGTH} characters.`)
+    if (!STORABLE_TEXT.test(sub)) {
+      throw new TokenRejection('subject', `The token's subject (sub) ${PATTERN_MESSAGES[STORABLE_TEXT_PATTERN]}: it could not be stored as sent.`)
+    }
+    // Neither library rejects an iat in the future; such a token is forged or from a broken clock.
+    if (iat !== undefined && typeof iat !== 'number') throw numericDateExpected('iat')
+    if (iat !== undefined && iat * 1000 > Date.now() + toleranceMs) throw notYetValid('iat')
+    return sub
   }
 
   const verifiedTokens = new VerifiedTokens(VERIFIED_TOKENS_KEPT)
@@ -83,28 +115,24 @@ const auth: FastifyPluginAsync = async (fastify) => {
   }
 
   async function verifyToken(request: FastifyRequest, token: string): Promise<Outcome> {
-    let claims: Claims
     try {
-      claims = await verify(token)
+      const claims = await verify(token)
+      const userId = callerOf(claims)
+      // Both verifiers require exp, so every verified token has one.
+      verifiedTokens.set(token, userId, (claims.exp as number) * 1000)
+      return userId
     } catch (error) {
+      // Each failed fetch is logged where it happens, at most once per cooldown.
       if (error instanceof KeysUnavailableError) {
-        request.log.warn({ err: error.cause }, 'token keys unavailable')
         return new HttpProblem(503, 'The keys to check the token with cannot be fetched right now; try again shortly.', {
           'retry-after': '5',
         })
       }
-      const code = (error as { code?: string }).code
-      return invalidToken(code === 'FAST_JWT_EXPIRED' || code === 'ERR_JWT_EXPIRED' ? 'The token has expired.' : 'The token is not valid.')
+      // verify() and callerOf() throw nothing else: each library's errors are translated where it is called.
+      const { reason, detail } = error as TokenRejection
+      request.log.info({ reason, detail }, 'token refused')
+      return new HttpProblem(401, detail, { 'www-authenticate': 'Bearer error="invalid_token"' })
     }
-    if (typeof claims.sub !== 'string' || claims.sub === '') return invalidToken('The token has no subject (sub).')
-    if (claims.sub.length > MAX_USER_ID_LENGTH) return invalidToken(`The token's subject (sub) is longer than ${MAX_USER_ID_LENGTH} characters.`)
-    // Neither library rejects an iat in the future; such a token is forged or from a broken clock.
-    if (claims.iat !== undefined && !(typeof claims.iat === 'number' && claims.iat * 1000 <= Date.now() + toleranceMs)) {
-      return invalidToken('The token is not valid yet.')
-    }
-    // Both verifiers require exp, so every verified token has one.
-    verifiedTokens.set(token, claims.sub, (claims.exp as number) * 1000)
-    return claims.sub
   }
 
   // The rate limiter identifies the caller before authentication answers: one verification serves both. The
@@ -141,8 +169,13 @@ function bearerToken(header: string | undefined): string {
   return match?.[1] ?? ''
 }
 
-function invalidToken(detail: string): HttpProblem {
-  return new HttpProblem(401, detail, { 'www-authenticate': 'Bearer error="invalid_token"' })
+/** The token's `alg`, read from its header before anything is verified; throws when there is no JWT header. */
+function algorithmOf(token: string): unknown {
+  try {
+    return decodeProtectedHeader(token).alg
+  } catch {
+    throw malformed()
+  }
 }
 
-export default fp(auth, { name: 'auth', dependencies: ['env', 'problems'] })
+export default fp(auth, { name: 'auth', dependencies: ['env', 'clock', 'problems'] })
