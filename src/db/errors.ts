@@ -33,8 +33,8 @@ const UNAVAILABLE_NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMED
  * socket errors, and the driver messages for a dropped connection, a query timeout or a failed fetch.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  if (error instanceof DatabaseUnavailableError) return true
   for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    if (current instanceof DatabaseUnavailableError) return true
     const code = (current as { code?: unknown }).code
     if (typeof code === 'string') {
       if (UNAVAILABLE_NETWORK_CODES.has(code) || /^(08|53|57P)/.test(code)) return true
