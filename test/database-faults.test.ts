@@ -49,7 +49,11 @@ async function proxiedApp(t: Test, driver: ServerDriver): Promise<ProxiedApp> {
     const standIn = await startNeonStandIn(url)
     let closing: Promise<void> | undefined
     closeStandIn = () => (closing ??= standIn.close())
-    t.teardown(closeStandIn)
+    // The stand-in's pool waits for its statements to end: a stalled proxy is cut first.
+    t.teardown(async () => {
+      await proxy.cut()
+      await closeStandIn()
+    })
     url = standIn.connectionString
   }
   const app = await buildApp(t, { DATABASE_URL: url })
@@ -78,6 +82,8 @@ async function session(t: Test, url: string): Promise<pg.Client> {
   t.teardown(() => client.end())
   return client
 }
+
+const OUTCOME_UNKNOWN = /whether it was saved is unknown.*Idempotency-Key/s
 
 for (const driver of SERVER_DRIVERS) {
   t.test(`${driver}: a hanging database answers every request, read or write, within 3 s`, withPostgres, async (t) => {
@@ -149,6 +155,43 @@ for (const driver of SERVER_DRIVERS) {
     const resumed = await app.inject({ url: '/api/tasks', headers: auth })
     t.equal(resumed.statusCode, 200, 'service resumes by itself')
     t.same(json<TaskJson[]>(resumed).map((task) => task.title), ['before'])
+  })
+
+  t.test(`${driver}: a write sent to a database that stops answering is a 504, its outcome unknown; a read is a 503`, withPostgres, async (t) => {
+    const { app, proxy } = await proxiedApp(t, driver)
+    const auth = bearer('unanswered')
+    const create = (title: string) => app.inject({ method: 'POST', url: '/api/tasks', headers: auth, payload: { title } })
+    const open = json<TaskJson>(await create('open'))
+    const other = json<TaskJson>(await create('other'))
+    // Connections in the pool first, so that each write below is sent rather than left waiting for one.
+    await Promise.all(Array.from({ length: 6 }, () => app.inject({ url: '/api/tasks', headers: auth })))
+
+    proxy.stall()
+    const writes: [string, InjectOptions][] = [
+      ['createTask', { method: 'POST', url: '/api/tasks', payload: { title: 'sent, never answered' } }],
+      ['updateTask', { method: 'PUT', url: `/api/tasks/${open.id}`, payload: { title: 'changed' } }],
+      ['setTaskCompletion', { method: 'PATCH', url: `/api/tasks/${open.id}/complete` }],
+      ['deleteTask', { method: 'DELETE', url: `/api/tasks/${other.id}` }],
+      ['clearCompletedTasks', { method: 'DELETE', url: '/api/tasks?status=completed' }],
+    ]
+    const answers = await Promise.all(writes.map(([, request]) => timed(app, { ...request, headers: auth })))
+    const document = json<{ paths: Record<string, Record<string, { operationId: string; responses: Record<string, unknown> }>> }>(
+      await app.inject({ url: '/docs/json' }),
+    )
+    const operations = Object.values(document.paths).flatMap((methods) => Object.values(methods))
+    for (const [index, answer] of answers.entries()) {
+      const { response, ms } = answer
+      t.equal(response.statusCode, 504, `${label(answer)}: its statement was sent`)
+      t.ok(ms <= ANSWER_LIMIT_MS, `answered in ${Math.round(ms)} ms`)
+      t.match(json(response), { status: 504, title: 'Gateway Timeout', detail: OUTCOME_UNKNOWN })
+      t.match(response.headers['content-type'], /^application\/problem\+json/)
+      const operationId = writes[index]![0]
+      t.ok(operations.find((operation) => operation.operationId === operationId)?.responses['504'], `${operationId} documents its 504`)
+    }
+
+    const read = await timed(app, { url: '/api/tasks', headers: auth })
+    t.equal(read.response.statusCode, 503, 'a read that gets no answer changed nothing: 503')
+    t.ok(read.response.headers['retry-after'], 'with Retry-After')
   })
 
   t.test(`${driver}: migrations take as long as they need: a request's deadline does not cut them short`, withPostgres, async (t) => {

@@ -13,7 +13,7 @@ import { bigint, pgSchema } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import pg from 'pg'
-import { abortingAfter, poolWithDeadline, QUERY_DEADLINE_MS } from './deadline.js'
+import { neonWithDeadline, poolWithDeadline, QUERY_DEADLINE_MS } from './deadline.js'
 import { DatabaseUnavailableError, sqlState } from './errors.js'
 import type { DatabaseTarget } from './target.js'
 
@@ -104,7 +104,7 @@ export async function openDatabase(target: DatabaseTarget, onPoolError: (error: 
     }
     case 'neon-http': {
       // Stateless HTTP: nothing to open or close.
-      const orm = drizzleNeon({ client: neon(target.url, { fetchOptions: abortingAfter(QUERY_DEADLINE_MS) }), logger })
+      const orm = drizzleNeon({ client: neonWithDeadline(target.url), logger })
       const migrate = () => migrateNeon(drizzleNeon({ client: neon(target.url), logger }), { migrationsFolder })
       return database(target.driver, orm, queries, migrate, async () => {})
     }

@@ -1,5 +1,6 @@
+import { neon, type NeonQueryFunction } from '@neondatabase/serverless'
 import pg from 'pg'
-import { DatabaseUnavailableError } from './errors.js'
+import { DatabaseUnavailableError, WriteOutcomeUnknownError } from './errors.js'
 
 /**
  * How long a query may take on a server database, from when the repository asks to its answer: waiting for a
@@ -7,6 +8,16 @@ import { DatabaseUnavailableError } from './errors.js'
  * rest is left to the request around the query, on an event loop that may be busy with others.
  */
 export const QUERY_DEADLINE_MS = 2500
+
+/** A statement that starts with `select` only reads; any other (insert, update, delete, `with` around one) may write. */
+function mayWrite(statement: string): boolean {
+  return !/^\s*select\b/i.test(statement)
+}
+
+/** The failure of a statement that got no answer: a write's outcome is unknown; a read changed nothing. */
+function unanswered(statement: string, cause: unknown): Error {
+  return mayWrite(statement) ? new WriteOutcomeUnknownError(cause) : new DatabaseUnavailableError(cause)
+}
 
 /**
  * A node-postgres pool whose every query gets one deadline (pg's own timeouts are one per phase, so a query
@@ -33,9 +44,11 @@ function queryWithin(pool: pg.Pool, query: pg.QueryConfig, values: unknown[] | u
     const timer = setTimeout(() => {
       const held = client
       if (!settle()) return
+      const late = `no answer within ${QUERY_DEADLINE_MS} ms`
+      if (held === undefined) return reject(new DatabaseUnavailableError(late))
       // Still running, perhaps: the connection is closed rather than handed to the next query.
-      held?.release(new Error('no answer before the deadline'))
-      reject(new DatabaseUnavailableError(`no answer within ${QUERY_DEADLINE_MS} ms`))
+      held.release(new Error(late))
+      reject(unanswered(query.text, late))
     }, QUERY_DEADLINE_MS)
 
     pool.connect().then(
@@ -53,8 +66,9 @@ function queryWithin(pool: pg.Pool, query: pg.QueryConfig, values: unknown[] | u
           (error: unknown) => {
             if (!settle()) return
             // A statement PostgreSQL refused leaves the connection as good as before; anything else ends it.
-            acquired.release(error instanceof pg.DatabaseError ? undefined : (error as Error))
-            reject(error)
+            const answered = error instanceof pg.DatabaseError
+            acquired.release(answered ? undefined : (error as Error))
+            reject(answered || neverSent(error) ? error : unanswered(query.text, error))
           },
         )
       },
@@ -67,12 +81,45 @@ function queryWithin(pool: pg.Pool, query: pg.QueryConfig, values: unknown[] | u
 
 function ignore(): void {}
 
+/** pg refuses a query on a connection it already knows is broken, without sending anything. */
+function neverSent(error: unknown): boolean {
+  return error instanceof Error && /is not queryable/.test(error.message)
+}
+
+/** Codes of a fetch that never connected, so sent nothing: refused, or no such host. */
+const NOT_CONNECTED_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'])
+
+/**
+ * Neon's HTTP driver with the deadline on every query. A query whose fetch failed after connecting (aborted at
+ * the deadline included) was sent: a write's outcome is then unknown. Drizzle calls `query` (it prefers it
+ * to calling the function) for every statement; `db.batch()` would need `transaction` and is not offered.
+ */
+export function neonWithDeadline(url: string): NeonQueryFunction<false, false> {
+  const sql = neon(url, { fetchOptions: abortingAfter(QUERY_DEADLINE_MS) })
+  const query = (statement: string, params?: unknown[], options?: Parameters<typeof sql.query>[2]) =>
+    sql.query(statement, params, options).catch((error: unknown) => {
+      throw sentWithoutAnswer(error) ? unanswered(statement, error) : error
+    })
+  return Object.assign(query, { query }) as unknown as NeonQueryFunction<false, false>
+}
+
+/** True when a Neon query's fetch failed after connecting; the driver keeps the fetch's error as `sourceError`. */
+function sentWithoutAnswer(error: unknown): boolean {
+  const sourceError = (error as { sourceError?: unknown } | undefined)?.sourceError
+  // No fetch error: Neon answered, with PostgreSQL's error or its own.
+  if (sourceError === undefined) return false
+  for (let current: unknown = sourceError; current instanceof Error; current = current.cause) {
+    if (NOT_CONNECTED_CODES.has((current as { code?: unknown }).code as string)) return false
+  }
+  return true
+}
+
 /**
  * fetch options that abort each Neon HTTP query after `ms`. The driver spreads these options into every fetch
  * it makes (`{ ...fetchOptions }`), which reads the getter each time: a fresh signal per query. (The other
  * way, neonConfig.fetchFunction, is global to the process.) The driver fetches as soon as it is asked: this is
  * the whole query's deadline.
  */
-export function abortingAfter(ms: number): RequestInit {
+function abortingAfter(ms: number): RequestInit {
   return Object.defineProperty({}, 'signal', { enumerable: true, get: () => AbortSignal.timeout(ms) })
 }

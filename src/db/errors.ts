@@ -24,6 +24,27 @@ export class DatabaseUnavailableError extends Error {
   }
 }
 
+/** A write's statement was sent and no answer came: it may have been applied, or may still be. */
+export class WriteOutcomeUnknownError extends Error {
+  constructor(cause: unknown) {
+    super('A write was sent to the database and no answer came', { cause })
+  }
+}
+
+/**
+ * What a failure caused by the database's state, not by the request, tells the client:
+ * - unavailable: nothing reached the database, or a read got no answer; nothing was changed;
+ * - outcome-unknown: a write was sent and no answer came; it may have been applied.
+ */
+export type DatabaseFault = 'unavailable' | 'outcome-unknown'
+
+export function databaseFault(error: unknown): DatabaseFault | undefined {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    if (current instanceof WriteOutcomeUnknownError) return 'outcome-unknown'
+  }
+  return isDatabaseUnavailable(error) ? 'unavailable' : undefined
+}
+
 /** Network-level failures of every driver: refused or reset sockets, timeouts, Neon's fetch failing. */
 const UNAVAILABLE_NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE'])
 
