@@ -83,6 +83,13 @@ async function session(t: Test, url: string): Promise<pg.Client> {
   return client
 }
 
+/** Waits until no other session runs a statement in the database: one still waiting for a lock would run now. */
+async function settled(client: pg.Client): Promise<void> {
+  const others = `select count(*)::int as n from pg_stat_activity
+    where datname = current_database() and pid <> pg_backend_pid() and state = 'active'`
+  while ((await client.query<{ n: number }>(others)).rows[0]!.n > 0) await sleep(20)
+}
+
 const OUTCOME_UNKNOWN = /whether it was saved is unknown.*Idempotency-Key/s
 
 for (const driver of SERVER_DRIVERS) {
@@ -192,6 +199,27 @@ for (const driver of SERVER_DRIVERS) {
     const read = await timed(app, { url: '/api/tasks', headers: auth })
     t.equal(read.response.statusCode, 503, 'a read that gets no answer changed nothing: 503')
     t.ok(read.response.headers['retry-after'], 'with Retry-After')
+  })
+
+  t.test(`${driver}: a statement held past the statement timeout is cancelled by PostgreSQL: 503, nothing written`, withPostgres, async (t) => {
+    const { app, directUrl } = await proxiedApp(t, driver)
+    const auth = bearer('locked-out')
+    const task = json<TaskJson>(await app.inject({ method: 'POST', url: '/api/tasks', headers: auth, payload: { title: 'as it was' } }))
+    // Another session holds the row, as a long transaction elsewhere would.
+    const other = await session(t, directUrl)
+    await other.query('begin')
+    await other.query('select 1 from tasks where id = $1 for update', [task.id])
+
+    const answer = await timed(app, { method: 'PUT', url: `/api/tasks/${task.id}`, headers: auth, payload: { title: 'changed while locked' } })
+    t.equal(answer.response.statusCode, 503, 'the database gave the statement up: nothing was written')
+    t.ok(answer.ms <= ANSWER_LIMIT_MS, `answered in ${Math.round(answer.ms)} ms`)
+    t.ok(answer.response.headers['retry-after'], 'with Retry-After')
+    t.match(json(answer.response), { status: 503, detail: /gave up.*nothing was changed/ })
+
+    await other.query('rollback')
+    await settled(other)
+    const after = json<TaskJson>(await app.inject({ url: `/api/tasks/${task.id}`, headers: auth }))
+    t.equal(after.title, 'as it was', 'the statement did not commit once the row was free')
   })
 
   t.test(`${driver}: migrations take as long as they need: a request's deadline does not cut them short`, withPostgres, async (t) => {

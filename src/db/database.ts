@@ -13,7 +13,7 @@ import { bigint, pgSchema } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import pg from 'pg'
-import { neonWithDeadline, poolWithDeadline, QUERY_DEADLINE_MS } from './deadline.js'
+import { neonWithDeadline, poolWithDeadline, QUERY_DEADLINE_MS, STATEMENT_TIMEOUT_MS } from './deadline.js'
 import { DatabaseUnavailableError, sqlState } from './errors.js'
 import type { DatabaseTarget } from './target.js'
 
@@ -83,12 +83,19 @@ export async function openDatabase(target: DatabaseTarget, onPoolError: (error: 
       return database(target.driver, orm, queries, () => migratePglite(orm, { migrationsFolder }), () => client.close())
     }
     case 'node-postgres': {
-      // The pool's connection timeout frees the place of a connection attempt that hangs.
-      const pool = poolWithDeadline({ connectionString: target.url, max: POOL_SIZE, connectionTimeoutMillis: QUERY_DEADLINE_MS })
+      // The pool's connection timeout frees the place of a connection attempt that hangs; the statement
+      // timeout is a startup parameter of each of its connections.
+      const pool = poolWithDeadline({
+        connectionString: target.url,
+        max: POOL_SIZE,
+        connectionTimeoutMillis: QUERY_DEADLINE_MS,
+        statement_timeout: STATEMENT_TIMEOUT_MS,
+      })
       // An idle client losing its connection must not crash the process; the next query reconnects.
       pool.on('error', onPoolError)
       const orm = drizzleNodePostgres({ client: pool, logger })
-      // Migrations take as long as they take (an index on a large table): a connection of their own, without the deadline.
+      // Migrations take as long as they take (an index on a large table): a connection of their own, without
+      // the deadline or the statement timeout.
       const migrate = async () => {
         const client = new pg.Client({ connectionString: target.url, connectionTimeoutMillis: QUERY_DEADLINE_MS })
         // A lost connection fails the statement running; unheard, its error event would end the process.

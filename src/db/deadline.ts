@@ -9,6 +9,14 @@ import { DatabaseUnavailableError, WriteOutcomeUnknownError } from './errors.js'
  */
 export const QUERY_DEADLINE_MS = 2500
 
+/**
+ * How long PostgreSQL runs a statement before it gives it up by itself (SQLSTATE 57014), so that a write whose
+ * client stopped waiting cannot commit long after the answer. Shorter than the deadline: a statement that is
+ * slow in the database itself (waiting for a row lock) is cancelled there first, and the answer can then say
+ * that nothing was written.
+ */
+export const STATEMENT_TIMEOUT_MS = 2000
+
 /** A statement that starts with `select` only reads; any other (insert, update, delete, `with` around one) may write. */
 function mayWrite(statement: string): boolean {
   return !/^\s*select\b/i.test(statement)
@@ -89,17 +97,27 @@ function neverSent(error: unknown): boolean {
 /** Codes of a fetch that never connected, so sent nothing: refused, or no such host. */
 const NOT_CONNECTED_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'])
 
+/** Sets the statement timeout for the rest of a transaction; the Neon HTTP endpoint keeps no session to set it on. */
+const LOCAL_STATEMENT_TIMEOUT = `select set_config('statement_timeout', '${STATEMENT_TIMEOUT_MS}', true)`
+
 /**
- * Neon's HTTP driver with the deadline on every query. A query whose fetch failed after connecting (aborted at
- * the deadline included) was sent: a write's outcome is then unknown. Drizzle calls `query` (it prefers it
- * to calling the function) for every statement; `db.batch()` would need `transaction` and is not offered.
+ * Neon's HTTP driver with the deadline on every query, and the statement timeout on every write. Neon's
+ * endpoint passes no startup parameters from the connection string to PostgreSQL and keeps no session
+ * between requests; a batch, though, runs in one transaction: a write is sent as one, after a
+ * `set_config(…, is_local => true)`. A query whose fetch failed after connecting (aborted at the deadline
+ * included) was sent: a write's outcome is then unknown. Drizzle calls `query` (it prefers it to calling
+ * the function) for every statement; `db.batch()` would need `transaction` and is not offered.
  */
 export function neonWithDeadline(url: string): NeonQueryFunction<false, false> {
-  const sql = neon(url, { fetchOptions: abortingAfter(QUERY_DEADLINE_MS) })
-  const query = (statement: string, params?: unknown[], options?: Parameters<typeof sql.query>[2]) =>
-    sql.query(statement, params, options).catch((error: unknown) => {
+  const sql: NeonQueryFunction<boolean, boolean> = neon(url, { fetchOptions: abortingAfter(QUERY_DEADLINE_MS) })
+  const query = (statement: string, params?: unknown[], options?: Parameters<typeof sql.query>[2]) => {
+    const answer: Promise<unknown> = mayWrite(statement)
+      ? sql.transaction([sql.query(LOCAL_STATEMENT_TIMEOUT), sql.query(statement, params, options)]).then((results) => results[1])
+      : sql.query(statement, params, options)
+    return answer.catch((error: unknown) => {
       throw sentWithoutAnswer(error) ? unanswered(statement, error) : error
     })
+  }
   return Object.assign(query, { query }) as unknown as NeonQueryFunction<false, false>
 }
 

@@ -31,17 +31,22 @@ export class WriteOutcomeUnknownError extends Error {
   }
 }
 
+/** SQLSTATE query_canceled: the statement timeout (or a cancel request) stopped the statement, which changed nothing. */
+const QUERY_CANCELED = '57014'
+
 /**
  * What a failure caused by the database's state, not by the request, tells the client:
  * - unavailable: nothing reached the database, or a read got no answer; nothing was changed;
+ * - cancelled: the database gave the statement up; nothing was changed;
  * - outcome-unknown: a write was sent and no answer came; it may have been applied.
  */
-export type DatabaseFault = 'unavailable' | 'outcome-unknown'
+export type DatabaseFault = 'unavailable' | 'cancelled' | 'outcome-unknown'
 
 export function databaseFault(error: unknown): DatabaseFault | undefined {
   for (let current: unknown = error; current instanceof Error; current = current.cause) {
     if (current instanceof WriteOutcomeUnknownError) return 'outcome-unknown'
   }
+  if (sqlState(error) === QUERY_CANCELED) return 'cancelled'
   return isDatabaseUnavailable(error) ? 'unavailable' : undefined
 }
 

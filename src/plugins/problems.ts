@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
 import fp from 'fastify-plugin'
+import { STATEMENT_TIMEOUT_MS } from '../db/deadline.js'
 import { databaseFault, type DatabaseFault } from '../db/errors.js'
 import type { Static } from '@sinclair/typebox'
 import { HttpProblem, invalidRequest, sendProblem } from '../http/problem.js'
@@ -37,6 +38,11 @@ export function sendErrorProblem(error: FastifyError, request: FastifyRequest, r
 /** Contract §8: 503 with Retry-After when nothing was changed; 504 when a write was sent and its outcome is unknown. */
 const DATABASE_FAULT_ANSWERS: Record<DatabaseFault, { status: number; retryAfter?: string; detail: string }> = {
   unavailable: { status: 503, retryAfter: '5', detail: 'The database is not answering; try again shortly.' },
+  cancelled: {
+    status: 503,
+    retryAfter: '1',
+    detail: `The database gave up on the request after ${STATEMENT_TIMEOUT_MS / 1000} s, so nothing was changed; try again shortly.`,
+  },
   'outcome-unknown': {
     status: 504,
     detail:
