@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import pg from 'pg'
-import { openDatabase } from '../src/db/database.js'
+import { openDatabase, POOL_SIZE } from '../src/db/database.js'
 import { databaseTarget } from '../src/db/target.js'
 import { bearer, buildApp, json, type TaskJson } from './support/app.js'
 import { createPostgresDatabase, TEST_DATABASE_URL } from './support/drivers.js'
@@ -247,3 +247,37 @@ for (const driver of SERVER_DRIVERS) {
     t.equal(await database.pendingMigrations(), 0, 'every migration applied once the table was free')
   })
 }
+
+t.test('node-postgres: every connection of the pool in use is "busy": 503 with Retry-After within 3 s, then service resumes', withPostgres, async (t) => {
+  const { app } = await proxiedApp(t, 'node-postgres')
+  const auth = bearer('busy')
+  // Each transaction holds one of the pool's connections until `release`; PostgreSQL itself is healthy.
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  let holding = 0
+  const held = Array.from({ length: POOL_SIZE }, () =>
+    app.db.orm.transaction(async () => {
+      holding++
+      await released
+    }),
+  )
+  while (holding < POOL_SIZE) await sleep(10)
+
+  const requests: InjectOptions[] = [
+    { url: '/api/tasks', headers: auth },
+    { method: 'POST', url: '/api/tasks', headers: auth, payload: { title: 'while busy' } },
+  ]
+  for (const answer of await Promise.all(requests.map((request) => timed(app, request)))) {
+    const { response, ms } = answer
+    t.equal(response.statusCode, 503, `${label(answer)}: nothing was sent`)
+    t.ok(ms <= ANSWER_LIMIT_MS, `answered in ${Math.round(ms)} ms`)
+    t.ok(response.headers['retry-after'], 'with Retry-After')
+    t.match(json(response), { status: 503, detail: /database is busy/ })
+  }
+
+  release()
+  await Promise.all(held)
+  const resumed = await app.inject({ url: '/api/tasks', headers: auth })
+  t.equal(resumed.statusCode, 200, 'served again once a connection is free')
+  t.same(json<TaskJson[]>(resumed), [], 'the write refused while busy was not made')
+})

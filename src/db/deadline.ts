@@ -1,6 +1,6 @@
 import { neon, type NeonQueryFunction } from '@neondatabase/serverless'
 import pg from 'pg'
-import { DatabaseUnavailableError, WriteOutcomeUnknownError } from './errors.js'
+import { DatabaseBusyError, DatabaseUnavailableError, WriteOutcomeUnknownError } from './errors.js'
 
 /**
  * How long a query may take on a server database, from when the repository asks to its answer: waiting for a
@@ -39,6 +39,8 @@ export function poolWithDeadline(config: pg.PoolConfig): pg.Pool {
 }
 
 function queryWithin(pool: pg.Pool, query: pg.QueryConfig, values: unknown[] | undefined): Promise<pg.QueryResult> {
+  // Every connection the pool may open is open and in use: this query waits for one to be given back.
+  const queued = pool.idleCount === 0 && pool.totalCount >= (pool.options.max as number)
   return new Promise((resolve, reject) => {
     let client: pg.PoolClient | undefined
     let settled = false
@@ -53,7 +55,7 @@ function queryWithin(pool: pg.Pool, query: pg.QueryConfig, values: unknown[] | u
       const held = client
       if (!settle()) return
       const late = `no answer within ${QUERY_DEADLINE_MS} ms`
-      if (held === undefined) return reject(new DatabaseUnavailableError(late))
+      if (held === undefined) return reject(queued ? new DatabaseBusyError(late) : new DatabaseUnavailableError(late))
       // Still running, perhaps: the connection is closed rather than handed to the next query.
       held.release(new Error(late))
       reject(unanswered(query.text, late))

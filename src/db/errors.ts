@@ -24,6 +24,13 @@ export class DatabaseUnavailableError extends Error {
   }
 }
 
+/** Every connection of the pool stayed in use until the deadline: the statement was never sent. */
+export class DatabaseBusyError extends Error {
+  constructor(cause: unknown) {
+    super('Every database connection was in use', { cause })
+  }
+}
+
 /** A write's statement was sent and no answer came: it may have been applied, or may still be. */
 export class WriteOutcomeUnknownError extends Error {
   constructor(cause: unknown) {
@@ -36,15 +43,17 @@ const QUERY_CANCELED = '57014'
 
 /**
  * What a failure caused by the database's state, not by the request, tells the client:
+ * - busy: every connection was in use until the deadline; nothing was sent;
  * - unavailable: nothing reached the database, or a read got no answer; nothing was changed;
  * - cancelled: the database gave the statement up; nothing was changed;
  * - outcome-unknown: a write was sent and no answer came; it may have been applied.
  */
-export type DatabaseFault = 'unavailable' | 'cancelled' | 'outcome-unknown'
+export type DatabaseFault = 'busy' | 'unavailable' | 'cancelled' | 'outcome-unknown'
 
 export function databaseFault(error: unknown): DatabaseFault | undefined {
   for (let current: unknown = error; current instanceof Error; current = current.cause) {
     if (current instanceof WriteOutcomeUnknownError) return 'outcome-unknown'
+    if (current instanceof DatabaseBusyError) return 'busy'
   }
   if (sqlState(error) === QUERY_CANCELED) return 'cancelled'
   return isDatabaseUnavailable(error) ? 'unavailable' : undefined

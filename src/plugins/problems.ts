@@ -37,6 +37,7 @@ export function sendErrorProblem(error: FastifyError, request: FastifyRequest, r
 
 /** Contract §8: 503 with Retry-After when nothing was changed; 504 when a write was sent and its outcome is unknown. */
 const DATABASE_FAULT_ANSWERS: Record<DatabaseFault, { status: number; retryAfter?: string; detail: string }> = {
+  busy: { status: 503, retryAfter: '1', detail: 'The database is busy; try again in a moment.' },
   unavailable: { status: 503, retryAfter: '5', detail: 'The database is not answering; try again shortly.' },
   cancelled: {
     status: 503,
