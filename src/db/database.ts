@@ -13,7 +13,7 @@ import { bigint, pgSchema } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import pg from 'pg'
-import { neonWithDeadline, poolWithDeadline, QUERY_DEADLINE_MS, STATEMENT_TIMEOUT_MS } from './deadline.js'
+import { CONNECTION_WAIT_LIMIT_MS, neonWithDeadline, poolWithDeadline, QUERY_DEADLINE_MS, STATEMENT_TIMEOUT_MS } from './deadline.js'
 import { DatabaseUnavailableError, sqlState } from './errors.js'
 import type { DatabaseTarget } from './target.js'
 
@@ -83,12 +83,13 @@ export async function openDatabase(target: DatabaseTarget, onPoolError: (error: 
       return database(target.driver, orm, queries, () => migratePglite(orm, { migrationsFolder }), () => client.close())
     }
     case 'node-postgres': {
-      // The pool's connection timeout frees the place of a connection attempt that hangs; the statement
-      // timeout is a startup parameter of each of its connections.
+      // pg's connection timeout frees the place of a connection attempt that hangs; a little longer than a
+      // query waits for a connection, so that the query's own deadline, not pg's, ends that wait. The
+      // statement timeout is a startup parameter of each connection.
       const pool = poolWithDeadline({
         connectionString: target.url,
         max: POOL_SIZE,
-        connectionTimeoutMillis: QUERY_DEADLINE_MS,
+        connectionTimeoutMillis: CONNECTION_WAIT_LIMIT_MS + 500,
         statement_timeout: STATEMENT_TIMEOUT_MS,
       })
       // An idle client losing its connection must not crash the process; the next query reconnects.
