@@ -3,6 +3,7 @@ import Fastify from 'fastify'
 import app, { serverOptions } from './app.js'
 import { withDevSecret } from './auth/dev-secret.js'
 import { mintToken } from './auth/token.js'
+import { loggerOptions } from './logging.js'
 import { describeStartupError, exitWith, loadConfigOrExit } from './startup.js'
 
 /** In-flight requests get this long after SIGTERM/SIGINT; then the process exits non-zero with a log line. */
@@ -18,7 +19,7 @@ const LISTEN_BACKLOG = 4096
 /** The one place that listens: logging, signals and start-up failures live here, the application in app.ts. */
 async function start(): Promise<void> {
   const config = await withDevSecret(loadConfigOrExit())
-  const server = Fastify({ ...serverOptions, logger: { level: config.LOG_LEVEL } })
+  const server = Fastify({ ...serverOptions, logger: loggerOptions(config.LOG_LEVEL) })
   server.register(app, { config })
 
   // Closing waits for every connection to end, but a keep-alive connection busy when the signal came would stay

@@ -13,6 +13,7 @@ import { bigint, pgSchema } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import pg from 'pg'
+import { CONNECTION_WAIT_LIMIT_MS, neonWithDeadline, poolWithDeadline, QUERY_DEADLINE_MS, STATEMENT_TIMEOUT_MS } from './deadline.js'
 import { DatabaseUnavailableError, sqlState } from './errors.js'
 import { lockPgliteFolder } from './pglite-lock.js'
 import type { DatabaseTarget } from './target.js'
@@ -23,7 +24,7 @@ export type Orm = PgDatabase<PgQueryResultHKT>
 export interface Database {
   readonly driver: DatabaseTarget['driver']
   readonly orm: Orm
-  /** Applies the migrations in ./drizzle that the database has not seen yet. */
+  /** Applies the migrations in ./drizzle that the database has not seen yet, with no time limit. */
   migrate(): Promise<void>
   /** How many migrations in ./drizzle the database has not applied. */
   pendingMigrations(): Promise<number>
@@ -41,17 +42,8 @@ const appliedMigrations = pgSchema('drizzle').table('__drizzle_migrations', {
   created_at: bigint('created_at', { mode: 'number' }),
 })
 
-/** How long a driver waits for a connection, or for a query's answer, before the request fails as unavailable. */
-const TIMEOUT_MS = 3000
-
-/**
- * fetch options that abort each Neon HTTP query after `ms`. The driver spreads these options into every fetch
- * it makes (`{ ...fetchOptions }`), which reads the getter each time: a fresh signal per query. (The other
- * way, neonConfig.fetchFunction, is global to the process.)
- */
-function abortingAfter(ms: number): RequestInit {
-  return Object.defineProperty({}, 'signal', { enumerable: true, get: () => AbortSignal.timeout(ms) })
-}
+/** node-postgres' default, kept: the benchmark's ceiling has a pool of the same size. */
+export const POOL_SIZE = 10
 
 /**
  * PGlite for Drizzle. Drizzle passes the same parsers with every query (timestamps, dates, intervals and their
@@ -97,16 +89,38 @@ export async function openDatabase(target: DatabaseTarget, onPoolError: (error: 
       })
     }
     case 'node-postgres': {
-      const pool = new pg.Pool({ connectionString: target.url, connectionTimeoutMillis: TIMEOUT_MS, query_timeout: TIMEOUT_MS })
+      // pg's connection timeout frees the place of a connection attempt that hangs; a little longer than a
+      // query waits for a connection, so that the query's own deadline, not pg's, ends that wait. The
+      // statement timeout is a startup parameter of each connection.
+      const pool = poolWithDeadline({
+        connectionString: target.url,
+        max: POOL_SIZE,
+        connectionTimeoutMillis: CONNECTION_WAIT_LIMIT_MS + 500,
+        statement_timeout: STATEMENT_TIMEOUT_MS,
+      })
       // An idle client losing its connection must not crash the process; the next query reconnects.
       pool.on('error', onPoolError)
       const orm = drizzleNodePostgres({ client: pool, logger })
-      return database(target.driver, orm, queries, () => migrateNodePostgres(orm, { migrationsFolder }), () => pool.end())
+      // Migrations take as long as they take (an index on a large table): a connection of their own, without
+      // the deadline or the statement timeout.
+      const migrate = async () => {
+        const client = new pg.Client({ connectionString: target.url, connectionTimeoutMillis: QUERY_DEADLINE_MS })
+        // A lost connection fails the statement running; unheard, its error event would end the process.
+        client.on('error', onPoolError)
+        await client.connect()
+        try {
+          await migrateNodePostgres(drizzleNodePostgres({ client, logger }), { migrationsFolder })
+        } finally {
+          await client.end()
+        }
+      }
+      return database(target.driver, orm, queries, migrate, () => pool.end())
     }
     case 'neon-http': {
       // Stateless HTTP: nothing to open or close.
-      const orm = drizzleNeon({ client: neon(target.url, { fetchOptions: abortingAfter(TIMEOUT_MS) }), logger })
-      return database(target.driver, orm, queries, () => migrateNeon(orm, { migrationsFolder }), async () => {})
+      const orm = drizzleNeon({ client: neonWithDeadline(target.url), logger })
+      const migrate = () => migrateNeon(drizzleNeon({ client: neon(target.url), logger }), { migrationsFolder })
+      return database(target.driver, orm, queries, migrate, async () => {})
     }
   }
 }

@@ -24,6 +24,41 @@ export class DatabaseUnavailableError extends Error {
   }
 }
 
+/** Every connection of the pool stayed in use until the deadline: the statement was never sent. */
+export class DatabaseBusyError extends Error {
+  constructor(cause: unknown) {
+    super('Every database connection was in use', { cause })
+  }
+}
+
+/** A write's statement was sent and no answer came: it may have been applied, or may still be. */
+export class WriteOutcomeUnknownError extends Error {
+  constructor(cause: unknown) {
+    super('A write was sent to the database and no answer came', { cause })
+  }
+}
+
+/** SQLSTATE query_canceled: the statement timeout (or a cancel request) stopped the statement, which changed nothing. */
+const QUERY_CANCELED = '57014'
+
+/**
+ * What a failure caused by the database's state, not by the request, tells the client:
+ * - busy: every connection was in use until the deadline; nothing was sent;
+ * - unavailable: nothing reached the database, or a read got no answer; nothing was changed;
+ * - cancelled: the database gave the statement up; nothing was changed;
+ * - outcome-unknown: a write was sent and no answer came; it may have been applied.
+ */
+export type DatabaseFault = 'busy' | 'unavailable' | 'cancelled' | 'outcome-unknown'
+
+export function databaseFault(error: unknown): DatabaseFault | undefined {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    if (current instanceof WriteOutcomeUnknownError) return 'outcome-unknown'
+    if (current instanceof DatabaseBusyError) return 'busy'
+  }
+  if (sqlState(error) === QUERY_CANCELED) return 'cancelled'
+  return isDatabaseUnavailable(error) ? 'unavailable' : undefined
+}
+
 /** Network-level failures of every driver: refused or reset sockets, timeouts, Neon's fetch failing. */
 const UNAVAILABLE_NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE'])
 
@@ -33,8 +68,8 @@ const UNAVAILABLE_NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMED
  * socket errors, and the driver messages for a dropped connection, a query timeout or a failed fetch.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  if (error instanceof DatabaseUnavailableError) return true
   for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    if (current instanceof DatabaseUnavailableError) return true
     const code = (current as { code?: unknown }).code
     if (typeof code === 'string') {
       if (UNAVAILABLE_NETWORK_CODES.has(code) || /^(08|53|57P)/.test(code)) return true

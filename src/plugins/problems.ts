@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
 import fp from 'fastify-plugin'
-import { isDatabaseUnavailable } from '../db/errors.js'
+import { STATEMENT_TIMEOUT_MS } from '../db/deadline.js'
+import { databaseFault, type DatabaseFault } from '../db/errors.js'
 import type { Static } from '@sinclair/typebox'
 import { HttpProblem, invalidRequest, sendProblem } from '../http/problem.js'
 import { MAX_FIELD_ERRORS, type FieldError } from '../schemas/problem.js'
@@ -21,15 +22,33 @@ export function sendErrorProblem(error: FastifyError, request: FastifyRequest, r
     const problem = invalidRequest(error.validation.slice(0, MAX_FIELD_ERRORS).map((issue) => fieldError(context, issue)))
     return sendProblem(request, reply, problem.status, problem.detail, problem.errors)
   }
-  if (isDatabaseUnavailable(error)) {
-    request.log.warn({ err: error }, 'database unavailable')
-    reply.header('retry-after', '5')
-    return sendProblem(request, reply, 503, 'The database is not answering; try again shortly.')
+  const fault = databaseFault(error)
+  if (fault !== undefined) {
+    request.log.warn({ err: error, fault }, 'database fault')
+    const { status, retryAfter, detail } = DATABASE_FAULT_ANSWERS[fault]
+    if (retryAfter !== undefined) reply.header('retry-after', retryAfter)
+    return sendProblem(request, reply, status, detail)
   }
   const status = error.statusCode ?? 500
   if (status >= 400 && status < 500) return sendProblem(request, reply, status, error.message)
   request.log.error({ err: error }, 'request failed')
   return sendProblem(request, reply, 500, `Something went wrong on our side. Quote request id ${request.id} when reporting it.`)
+}
+
+/** Contract §8: 503 with Retry-After when nothing was changed; 504 when a write was sent and its outcome is unknown. */
+const DATABASE_FAULT_ANSWERS: Record<DatabaseFault, { status: number; retryAfter?: string; detail: string }> = {
+  busy: { status: 503, retryAfter: '1', detail: 'The database is busy; try again in a moment.' },
+  unavailable: { status: 503, retryAfter: '5', detail: 'The database is not answering; try again shortly.' },
+  cancelled: {
+    status: 503,
+    retryAfter: '1',
+    detail: `The database gave up on the request after ${STATEMENT_TIMEOUT_MS / 1000} s, so nothing was changed; try again shortly.`,
+  },
+  'outcome-unknown': {
+    status: 504,
+    detail:
+      'The database did not answer in time after the change was sent, so whether it was saved is unknown. Read it again before retrying, or retry with the same Idempotency-Key: a change is never applied twice.',
+  },
 }
 
 const problems: FastifyPluginAsync = async (fastify) => {

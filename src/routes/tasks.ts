@@ -191,7 +191,7 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         description: 'Requires `?status=completed`, so a bare DELETE on the collection can never empty it.',
         ...listParams,
         querystring: ClearCompletedQuery,
-        response: { 200: jsonResponse('api', 'How many tasks were deleted.', ref(TaskDeletion)), ...apiProblems({ owned: userInPath }) },
+        response: { 200: jsonResponse('api', 'How many tasks were deleted.', ref(TaskDeletion)), ...apiProblems({ owned: userInPath, write: true }) },
       },
     },
     async (request) => ({ deleted: await repository.deleteCompleted(request.userId) }),

@@ -72,9 +72,11 @@ export interface ProblemScope {
   idempotent?: boolean
   /** Takes a sync token: 410 when it is older than SYNC_RETENTION. */
   gone?: boolean
+  /** Writes (every idempotent route does): 504 when its statement was sent and no answer came in time. */
+  write?: boolean
 }
 
-export function apiProblems({ body = false, task = false, owned = false, conditional = false, idempotent = false, gone = false }: ProblemScope) {
+export function apiProblems({ body = false, task = false, owned = false, conditional = false, idempotent = false, gone = false, write = idempotent }: ProblemScope) {
   return {
     ...(body && { 400: problemResponse('api', 'The body is not valid JSON.') }),
     401: problemResponse('api', 'Missing, invalid or expired bearer token.', Problem, ['WWW-Authenticate']),
@@ -92,6 +94,9 @@ export function apiProblems({ body = false, task = false, owned = false, conditi
     ),
     429: problemResponse('api', 'The caller’s rate limit is spent; retry after `Retry-After` seconds.', Problem, ['Retry-After']),
     500: problemResponse('api', 'Unexpected error; quote the request id when reporting it.'),
-    503: problemResponse('api', 'The database, or the keys to check tokens with, cannot be reached; retry after `Retry-After` seconds.', Problem, ['Retry-After']),
+    503: problemResponse('api', 'The database, or the keys to check tokens with, cannot be reached; nothing was changed. Retry after `Retry-After` seconds.', Problem, ['Retry-After']),
+    ...(write && {
+      504: problemResponse('api', 'The database did not answer in time after the change was sent: whether it was saved is unknown. Read it again, or retry with the same `Idempotency-Key`.'),
+    }),
   }
 }

@@ -1,9 +1,11 @@
 import type { Test } from 'tap'
 import type { AddressInfo } from 'node:net'
+import type { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import { createSigner } from 'fast-jwt'
 import app, { serverOptions, type AppOptions } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
+import { loggerOptions } from '../../src/logging.js'
 
 /** The shared secret every test app trusts. */
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long'
@@ -14,13 +16,19 @@ export function testConfig(env: Record<string, string | undefined> = {}): Config
   return loadConfig({ NODE_ENV: 'test', DATABASE_URL: 'memory://', BETTER_AUTH_SECRET: TEST_SECRET, LOG_LEVEL: 'silent', RATE_LIMIT_MAX: '0', ...env })
 }
 
+export interface BuildOptions extends Omit<AppOptions, 'config'> {
+  /** Where the log lines go (with LOG_LEVEL set); stdout by default. */
+  logStream?: Writable
+}
+
 /**
  * Builds the app the way src/server.ts does (same options, same plugin), ready, and closed when `t` ends.
- * `options` inject what the server leaves at its defaults: a clock, the in-flight wait.
+ * `options` inject what the server leaves at its defaults: a clock, the in-flight wait, the log's stream.
  */
-export async function buildApp(t: Test, env: Record<string, string | undefined> = {}, options: Omit<AppOptions, 'config'> = {}): Promise<FastifyInstance> {
+export async function buildApp(t: Test, env: Record<string, string | undefined> = {}, { logStream, ...options }: BuildOptions = {}): Promise<FastifyInstance> {
   const config = testConfig(env)
-  const server = Fastify({ ...serverOptions, logger: config.LOG_LEVEL === 'silent' ? false : { level: config.LOG_LEVEL } })
+  const logger = config.LOG_LEVEL === 'silent' ? false : { ...loggerOptions(config.LOG_LEVEL), ...(logStream && { stream: logStream }) }
+  const server = Fastify({ ...serverOptions, logger })
   server.register(app, { config, ...options })
   t.teardown(() => server.close())
   await server.ready()

@@ -29,8 +29,6 @@ interface QueryData {
   arrayMode?: boolean
 }
 
-type Queryable = pg.Pool | pg.PoolClient
-
 /** Neon's Neon-Batch-Isolation-Level header values; anything else is refused, as Neon does. */
 const ISOLATION_LEVELS = new Map([
   ['ReadUncommitted', 'READ UNCOMMITTED'],
@@ -64,7 +62,7 @@ export async function startNeonStandIn(postgresUrl: string): Promise<NeonStandIn
   // An idle connection dropped by the server is discarded by the pool; without a listener it would crash the process.
   pool.on('error', () => {})
 
-  const server = createServer((req, res) => void answer(pool, req, res))
+  const server = createServer((req, res) => void answer(pool, postgresUrl, req, res))
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sql`
@@ -85,12 +83,57 @@ export async function startNeonStandIn(postgresUrl: string): Promise<NeonStandIn
   }
 }
 
-async function answer(pool: pg.Pool, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const [status, body] = await handle(pool, req).then((result): [number, unknown] => [200, result], errorResponse)
+/**
+ * Neon drops a request whose client went away (its fetch aborted): a query still waiting for a connection never
+ * runs, a running one is cancelled, and a batch is rolled back. So does the stand-in.
+ */
+async function answer(pool: pg.Pool, postgresUrl: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const abandoned = new AbortController()
+  res.on('close', () => res.writableFinished || abandoned.abort())
+  const session = () => connectUnlessAbandoned(pool, postgresUrl, abandoned.signal)
+  const [status, body] = await handle(session, req).then((result): [number, unknown] => [200, result], errorResponse)
   res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body))
 }
 
-async function handle(pool: pg.Pool, req: IncomingMessage): Promise<unknown> {
+/** A pooled connection for one request, whose statement is cancelled if the client goes away; `done` stops that. */
+type Session = () => Promise<{ client: pg.PoolClient; done(): void }>
+
+async function connectUnlessAbandoned(pool: pg.Pool, postgresUrl: string, abandoned: AbortSignal): ReturnType<Session> {
+  const client = await pool.connect()
+  if (abandoned.aborted) {
+    client.release()
+    throw new HttpError(400, 'Query cancelled, connection was terminated')
+  }
+  const cancel = () => void cancelBackend(postgresUrl, (client as unknown as { processID: number }).processID)
+  abandoned.addEventListener('abort', cancel, { once: true })
+  // A lost connection also fails the statement running on it; without a listener it would be thrown.
+  client.on('error', ignore)
+  return {
+    client,
+    done() {
+      abandoned.removeEventListener('abort', cancel)
+      client.removeListener('error', ignore)
+    },
+  }
+}
+
+function ignore(): void {}
+
+/** What Neon's proxy sends PostgreSQL for a request its client dropped: a cancel request (here, its SQL form). */
+async function cancelBackend(postgresUrl: string, pid: number): Promise<void> {
+  const canceller = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 1000 })
+  canceller.on('error', () => {})
+  try {
+    await canceller.connect()
+    await canceller.query('select pg_cancel_backend($1)', [pid])
+  } catch {
+    // The database may be unreachable: then the statement never arrived either.
+  } finally {
+    await canceller.end()
+  }
+}
+
+async function handle(session: Session, req: IncomingMessage): Promise<unknown> {
   if (req.method !== 'POST' || req.url !== '/sql') throw new HttpError(404, 'not found')
   // The driver always asks for raw text; Neon's other mode (values converted to JSON types) is not mirrored.
   if (req.headers['neon-raw-text-output'] !== 'true') throw new HttpError(400, 'the stand-in only serves Neon-Raw-Text-Output: true')
@@ -100,13 +143,26 @@ async function handle(pool: pg.Pool, req: IncomingMessage): Promise<unknown> {
   for await (const chunk of req) chunks.push(chunk as Buffer)
   const payload = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { queries?: QueryData[] } & Partial<QueryData>
 
-  if (Array.isArray(payload.queries)) return { results: await runBatch(pool, req, payload.queries, arrayMode) }
-  if (typeof payload.query === 'string') return runQuery(pool, payload as QueryData, arrayMode)
+  if (Array.isArray(payload.queries)) return { results: await runBatch(session, req, payload.queries, arrayMode) }
+  if (typeof payload.query === 'string') {
+    const { client, done } = await session()
+    let failed: Error | undefined
+    try {
+      return await runQuery(client, payload as QueryData, arrayMode)
+    } catch (error) {
+      failed = error as Error
+      throw error
+    } finally {
+      done()
+      // As pg's pool.query does: a connection that saw an error is discarded rather than pooled.
+      client.release(failed)
+    }
+  }
   throw new HttpError(400, 'expected a body {query, params} or {queries: [...]}')
 }
 
 /** A batch runs on one connection in one transaction, and rolls back on the first error, as on Neon. */
-async function runBatch(pool: pg.Pool, req: IncomingMessage, queries: QueryData[], arrayMode: boolean): Promise<unknown[]> {
+async function runBatch(session: Session, req: IncomingMessage, queries: QueryData[], arrayMode: boolean): Promise<unknown[]> {
   const modes: string[] = []
   const isolation = req.headers['neon-batch-isolation-level']
   if (isolation !== undefined) {
@@ -117,7 +173,7 @@ async function runBatch(pool: pg.Pool, req: IncomingMessage, queries: QueryData[
   if (req.headers['neon-batch-read-only'] === 'true') modes.push('READ ONLY')
   if (req.headers['neon-batch-deferrable'] === 'true') modes.push('DEFERRABLE')
 
-  const client = await pool.connect()
+  const { client, done } = await session()
   let broken: Error | undefined
   try {
     await client.query(['BEGIN', modes.join(', ')].join(' '))
@@ -130,11 +186,12 @@ async function runBatch(pool: pg.Pool, req: IncomingMessage, queries: QueryData[
     broken = await client.query('ROLLBACK').then(() => undefined, (rollbackError: Error) => rollbackError)
     throw error
   } finally {
+    done()
     client.release(broken)
   }
 }
 
-async function runQuery(db: Queryable, { query, params = [], arrayMode }: QueryData, defaultArrayMode: boolean) {
+async function runQuery(db: pg.PoolClient, { query, params = [], arrayMode }: QueryData, defaultArrayMode: boolean) {
   // Neon runs every query with the extended protocol, so a multi-statement string fails with 42601.
   // pg would use the simple protocol for an empty `params`; `queryMode` (read by pg 8, missing from @types/pg) forces it.
   const config: pg.QueryArrayConfig & { queryMode: 'extended' } = {
