@@ -3,7 +3,7 @@ import { connect } from 'node:net'
 import Fastify from 'fastify'
 import t from 'tap'
 import app, { serverOptions } from '../src/app.js'
-import { bearer, buildApp, json, listen, testConfig } from './support/app.js'
+import { bearer, buildApp, json, listen, testConfig, type TaskJson } from './support/app.js'
 
 const PROBLEM = /^application\/problem\+json/
 
@@ -171,4 +171,31 @@ t.test('requests the HTTP parser refuses still get a problem document', async (t
   const oversized = await rawExchange(port, `GET /api/tasks HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
   t.match(oversized, /^HTTP\/1\.1 431 /)
   t.match(problemIn(oversized), { status: 431, title: 'Request Header Fields Too Large' })
+})
+
+t.test('every /api answer carries Cache-Control: no-store', async (t) => {
+  const server = await buildApp(t, { RATE_LIMIT_MAX: '3' })
+  const ann = bearer('cache-ann')
+  const created = await server.inject({ method: 'POST', url: '/api/tasks', headers: ann, payload: { title: 'personal' } })
+  const task = json<TaskJson>(created)
+  const bob = bearer('cache-bob')
+  const cy = bearer('cache-cy')
+  const doomed = json<TaskJson>(await server.inject({ method: 'POST', url: '/api/tasks', headers: cy, payload: { title: 'doomed' } }))
+  const answers = {
+    '201 created': created,
+    '200 one task': await server.inject({ url: `/api/tasks/${task.id}`, headers: ann }),
+    '304 not modified': await server.inject({ url: `/api/tasks/${task.id}`, headers: { ...ann, 'if-none-match': created.headers.etag as string } }),
+    '429 rate limited': await server.inject({ url: '/api/tasks', headers: ann }),
+    '200 list': await server.inject({ url: '/api/cache-bob/tasks?limit=5', headers: bob }),
+    '404 no such task': await server.inject({ url: '/api/tasks/01900000-0000-7000-8000-000000000000', headers: bob }),
+    '204 deleted': await server.inject({ method: 'DELETE', url: `/api/tasks/${doomed.id}`, headers: cy }),
+    '401 no token': await server.inject({ url: '/api/tasks' }),
+    '422 invalid query': await server.inject({ url: '/api/tasks?limit=0', headers: bearer('cache-dee') }),
+    '404 unknown route': await server.inject({ url: '/api/nothing/here/at/all', headers: bearer('cache-dee') }),
+    '404 /api itself': await server.inject({ url: '/api' }),
+  }
+  for (const [what, response] of Object.entries(answers)) {
+    t.equal(`${response.statusCode} ${what.slice(4)}`, what, what)
+    t.equal(response.headers['cache-control'], 'no-store', `${what}: no-store`)
+  }
 })
