@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyServerOptions, RawServerDefault } from 'fastify'
+import type { FastifyHttpOptions, FastifyPluginAsync, RawServerDefault } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from './config.js'
 import { answerClientError } from './http/client-errors.js'
@@ -21,13 +21,15 @@ import healthRoutes from './routes/health.js'
 import taskRoutes from './routes/tasks.js'
 
 /** Fastify's own options, shared by the server and the tests so both build exactly the same app. */
-export const serverOptions: FastifyServerOptions<RawServerDefault> = {
+export const serverOptions: FastifyHttpOptions<RawServerDefault> = {
   genReqId: requestIdOf,
   // A whole request (headers and body) must arrive within 30 s, and an idle connection closes after 2 minutes,
   // so slow or abandoned clients cannot hold sockets open.
   requestTimeout: 30_000,
   connectionTimeout: 120_000,
   clientErrorHandler: answerClientError,
+  // A request without Host is refused as a problem document by the problems plugin, not by Node's bare 400.
+  http: { requireHostHeader: false },
   // A request that reaches a stopping server on a kept-alive connection is still served (then the connection
   // closes), rather than refused with a 503.
   return503OnClosing: false,

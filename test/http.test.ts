@@ -1,9 +1,8 @@
-import { once } from 'node:events'
-import { connect } from 'node:net'
 import Fastify from 'fastify'
 import t from 'tap'
 import app, { serverOptions } from '../src/app.js'
 import { bearer, buildApp, json, listen, testConfig, type TaskJson } from './support/app.js'
+import { answersLikeEveryOther, parseHead, problemIn, rawExchange, REQUEST_ID } from './support/raw-http.js'
 
 const PROBLEM = /^application\/problem\+json/
 
@@ -30,12 +29,15 @@ t.test('unknown routes and malformed URLs are problem documents', async (t) => {
     { url: '/api/nope/deeper/still', status: 404, title: 'Not Found' },
     { url: '/api/tasks/%E0%A4%A', status: 400, title: 'Bad Request' },
     { url: `/api/tasks/${'a'.repeat(300)}`, status: 414, title: 'URI Too Long' },
+    { url: `/api/${'a'.repeat(256)}/tasks`, status: 414, title: 'URI Too Long' },
+    { url: '/docs/%E0%A4%A', status: 400, title: 'Bad Request' },
   ]
   for (const { url, status, title } of cases) {
     const response = await server.inject({ url, headers: bearer('someone') })
     t.equal(response.statusCode, status, url.slice(0, 40))
     t.match(response.headers['content-type'], PROBLEM)
     t.match(json(response), { type: 'about:blank', title, status, request_id: response.headers['x-request-id'] })
+    answersLikeEveryOther(t, response.headers, { api: url.startsWith('/api/') }, url.slice(0, 40))
   }
   const wrongMethod = await server.inject({ method: 'POST', url: '/api/tasks/01900000-0000-7000-8000-000000000000', headers: bearer('someone') })
   t.equal(wrongMethod.statusCode, 404, 'a method a path does not serve is a 404 problem')
@@ -144,33 +146,31 @@ t.test('security headers: nothing loads from a JSON answer; the docs page runs o
   t.same(policy['object-src'], ["'none'"])
 })
 
-/** Sends raw bytes over a new connection and returns everything the server answers before closing it. */
-async function rawExchange(port: number, request: string): Promise<string> {
-  const socket = connect(port, '127.0.0.1')
-  let answer = ''
-  socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk))
-  const closed = once(socket, 'close')
-  socket.end(request)
-  await closed
-  return answer
-}
-
-function problemIn(answer: string): Record<string, unknown> {
-  const [head, body] = answer.split('\r\n\r\n')
-  if (!/content-type: application\/problem\+json/i.test(head ?? '')) throw new Error(`not a problem: ${answer}`)
-  return JSON.parse(body ?? '') as Record<string, unknown>
-}
-
 t.test('requests the HTTP parser refuses still get a problem document', async (t) => {
   const port = Number(new URL(await listen(await buildApp(t))).port)
 
   const malformed = await rawExchange(port, 'GET /api/tasks HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n')
   t.match(malformed, /^HTTP\/1\.1 400 Bad Request\r\n/)
-  t.match(problemIn(malformed), { type: 'about:blank', title: 'Bad Request', status: 400, request_id: /^[0-9a-f-]{36}$/ })
+  t.match(problemIn(malformed), { type: 'about:blank', title: 'Bad Request', status: 400, request_id: REQUEST_ID })
+  answersLikeEveryOther(t, parseHead(malformed), { api: true }, 'malformed')
+  t.equal(parseHead(malformed)['x-request-id'], problemIn(malformed).request_id, 'the request id in the header and the body')
 
   const oversized = await rawExchange(port, `GET /api/tasks HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
   t.match(oversized, /^HTTP\/1\.1 431 /)
   t.match(problemIn(oversized), { status: 431, title: 'Request Header Fields Too Large' })
+  answersLikeEveryOther(t, parseHead(oversized), { api: true }, 'oversized')
+
+  const longUrl = await rawExchange(port, `GET /api/tasks?q=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`)
+  t.match(longUrl, /^HTTP\/1\.1 431 /, 'a URL longer than the headers may be')
+  answersLikeEveryOther(t, parseHead(longUrl), { api: true }, 'long URL')
+
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400; Node's own answer to it has no body at all.
+  const hostless = await rawExchange(port, `GET /api/tasks HTTP/1.1\r\nAuthorization: ${bearer('someone').authorization}\r\n\r\n`)
+  t.match(hostless, /^HTTP\/1\.1 400 Bad Request\r\n/)
+  t.match(problemIn(hostless), { status: 400, title: 'Bad Request', detail: /Host/, request_id: REQUEST_ID })
+  answersLikeEveryOther(t, parseHead(hostless), { api: true }, 'without Host')
+  const http10 = await rawExchange(port, `GET /api/tasks HTTP/1.0\r\nAuthorization: ${bearer('someone').authorization}\r\n\r\n`)
+  t.match(http10, /^HTTP\/1\.1 200 OK\r\n/, 'HTTP/1.0 has no Host header to require')
 })
 
 t.test('every /api answer carries Cache-Control: no-store', async (t) => {

@@ -5,6 +5,7 @@ import type { Static } from '@sinclair/typebox'
 import { HttpProblem, invalidRequest, sendProblem } from '../http/problem.js'
 import { MAX_FIELD_ERRORS, type FieldError } from '../schemas/problem.js'
 import { PATTERN_MESSAGES } from '../schemas/patterns.js'
+import { answerHeaders } from './security-headers.js'
 
 /**
  * Answers any error as problem+json. Only messages written for clients reach the response: validation
@@ -12,6 +13,8 @@ import { PATTERN_MESSAGES } from '../schemas/patterns.js'
  * request id only. Also used for the router's own errors (src/app.ts), which no error handler sees.
  */
 export function sendErrorProblem(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  // Router errors and errors of the first hooks come before the hook that sets these: set them here too.
+  reply.headers(answerHeaders(request.url))
   if (error instanceof HttpProblem) {
     reply.headers(error.headers)
     return sendProblem(request, reply, error.status, error.detail, error.errors)
@@ -34,6 +37,10 @@ export function sendErrorProblem(error: FastifyError, request: FastifyRequest, r
 
 const problems: FastifyPluginAsync = async (fastify) => {
   fastify.setErrorHandler(sendErrorProblem)
+  // RFC 9112 §3.2. Node's own check (turned off in src/app.ts) answers a bare 400 without a body or request id.
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    done(request.headers.host === undefined && request.raw.httpVersion === '1.1' ? new HttpProblem(400, 'An HTTP/1.1 request must have a Host header.') : undefined)
+  })
   fastify.setNotFoundHandler((request, reply) =>
     sendProblem(request, reply, 404, `No route ${request.method} ${request.url.split('?')[0]}`),
   )

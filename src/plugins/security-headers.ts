@@ -35,7 +35,7 @@ export const DOCUMENT_SECURITY_HEADERS = {
 } as const
 
 /** `/api` answers hold a user's data: no cache may keep them (contract §8). Clients revalidate with If-None-Match. */
-const API_ANSWER_HEADERS = { ...API_SECURITY_HEADERS, 'cache-control': 'no-store' } as const
+export const API_ANSWER_HEADERS = { ...API_SECURITY_HEADERS, 'cache-control': 'no-store' } as const
 
 /** The headers every answer to `url` carries, whatever its status. */
 export function answerHeaders(url: string): Readonly<Record<string, string>> {
