@@ -16,6 +16,27 @@ export async function rawExchange(port: number, request: string): Promise<string
   return answer
 }
 
+/**
+ * Sends `head`, then `drip` every 1.5 s, as a slow (or malicious) client does, until the server closes the
+ * connection or `giveUpMs` passes. Returns what the server answered and when the connection closed.
+ */
+export async function trickle(port: number, head: string, drip: string, giveUpMs: number): Promise<{ answer: string; seconds: number }> {
+  const socket = connect(port, '127.0.0.1')
+  let answer = ''
+  socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk))
+  // A drip may meet a connection the server just closed.
+  socket.on('error', () => undefined)
+  const started = performance.now()
+  const closed = new Promise((resolve) => socket.on('close', resolve))
+  socket.write(head)
+  const dripping = setInterval(() => socket.write(drip), 1_500)
+  const givingUp = setTimeout(() => socket.destroy(), giveUpMs)
+  await closed
+  clearInterval(dripping)
+  clearTimeout(givingUp)
+  return { answer, seconds: (performance.now() - started) / 1000 }
+}
+
 /** The header fields of a raw answer, by lower-case name. */
 export function parseHead(answer: string): Record<string, string> {
   const [, ...lines] = (answer.split('\r\n\r\n')[0] ?? '').split('\r\n')
