@@ -19,6 +19,7 @@ import schemas from './plugins/schemas.js'
 import securityHeaders from './plugins/security-headers.js'
 import healthRoutes from './routes/health.js'
 import taskRoutes from './routes/tasks.js'
+import { MAX_USER_ID_LENGTH } from './schemas/task.js'
 
 /** A whole request, headers and body, must arrive within this (408 otherwise). */
 const REQUEST_TIMEOUT_MS = 30_000
@@ -43,6 +44,8 @@ export const serverOptions: FastifyHttpOptions<RawServerDefault> = {
   // A request that reaches a stopping server on a kept-alive connection is still served (then the connection
   // closes), rather than refused with a 503.
   return503OnClosing: false,
+  // A user id in the path may be as long as a token's sub (the router counts decoded characters); longer is a 414.
+  routerOptions: { maxParamLength: MAX_USER_ID_LENGTH },
   // The embedded database's WebAssembly start can take seconds on a busy machine; Fastify's default is 10 s.
   pluginTimeout: 30_000,
   schemaController: { compilersFactory: { buildValidator } },

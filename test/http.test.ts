@@ -2,6 +2,7 @@ import Fastify from 'fastify'
 import t from 'tap'
 import app, { serverOptions } from '../src/app.js'
 import { bearer, buildApp, json, listen, testConfig, type TaskJson } from './support/app.js'
+import { forEachDriver } from './support/drivers.js'
 import { answersLikeEveryOther, parseHead, problemIn, rawExchange, REQUEST_ID } from './support/raw-http.js'
 
 const PROBLEM = /^application\/problem\+json/
@@ -197,5 +198,32 @@ t.test('every /api answer carries Cache-Control: no-store', async (t) => {
   for (const [what, response] of Object.entries(answers)) {
     t.equal(`${response.statusCode} ${what.slice(4)}`, what, what)
     t.equal(response.headers['cache-control'], 'no-store', `${what}: no-store`)
+  }
+})
+
+forEachDriver(t, async (t, databaseUrl) => {
+  const server = await buildApp(t, { DATABASE_URL: databaseUrl })
+  // 255 characters each; the second needs percent-encoding in a path, the router's own delimiters included.
+  const ids = ['u'.repeat(255), 'Zoë /?#%&+'.repeat(26).slice(0, 255)]
+  for (const id of ids) {
+    t.test(`a user id of 255 characters works in both path styles: ${id.slice(0, 12)}…`, async (t) => {
+      const auth = bearer(id)
+      const base = `/api/${encodeURIComponent(id)}/tasks`
+      const created = await server.inject({ method: 'POST', url: base, headers: auth, payload: { title: 'long owner' } })
+      t.equal(created.statusCode, 201, 'created through /api/{user_id}/tasks')
+      const task = json<TaskJson>(created)
+      t.equal(task.user_id, id, 'owned by exactly that id')
+      const listed = await server.inject({ url: base, headers: auth })
+      t.equal(listed.statusCode, 200)
+      t.same(json<TaskJson[]>(listed).map(({ id }) => id), [task.id], 'listed through /api/{user_id}/tasks')
+      const one = await server.inject({ url: `${base}/${task.id}`, headers: auth })
+      t.equal(one.statusCode, 200, 'read through /api/{user_id}/tasks/{id}')
+      const completed = await server.inject({ method: 'PATCH', url: `${base}/${task.id}/complete`, headers: auth })
+      t.equal(json<TaskJson>(completed).completed, true, 'completed through /api/{user_id}/tasks/{id}/complete')
+      const viaToken = await server.inject({ url: `/api/tasks/${task.id}`, headers: auth })
+      t.equal(json<TaskJson>(viaToken).user_id, id, 'the same task through /api/tasks/{id}')
+      const other = await server.inject({ url: base, headers: bearer(`${id.slice(0, 254)}x`) })
+      t.equal(other.statusCode, 403, 'another 255-character user is not that user')
+    })
   }
 })
