@@ -104,7 +104,11 @@ t.test('CORS', async (t) => {
   t.equal(actual.statusCode, 200)
   t.equal(actual.headers['access-control-allow-origin'], 'http://localhost:3000')
   t.equal(actual.headers['access-control-allow-credentials'], 'true')
-  t.equal(actual.headers['access-control-expose-headers'], 'Link, X-Total-Count, ETag, Location, Idempotency-Replayed, X-Request-Id')
+  t.equal(
+    actual.headers['access-control-expose-headers'],
+    'Link, X-Total-Count, ETag, Location, Idempotency-Replayed, X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset',
+    'what a page needs, the rate limit headers the docs tell it to honour included',
+  )
 
   const foreignPreflight = await server.inject({
     method: 'OPTIONS',
