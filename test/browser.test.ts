@@ -179,6 +179,27 @@ t.test('a page on an origin outside CORS_ORIGINS is refused by the browser', asy
   }
 })
 
+t.test('a frontend that sends Content-Type: application/json on every call can delete', async (t) => {
+  const user = 'deleting-user'
+  const authorization = { authorization: `Bearer ${tokenFor(user)}` }
+  // What a fetch wrapper (Better Auth's Next.js examples among them) sends on every call, DELETE included.
+  const headers = { ...authorization, 'content-type': 'application/json' }
+  const [first, second, done] = await createTasks(user, ['First', 'Second', 'Done'])
+  await app.inject({ method: 'PATCH', url: `/api/tasks/${done!.id}/complete`, headers: bearer(user) })
+
+  const page = await newPage(t)
+  await page.goto(`${frontend.origin}/`)
+  for (const [what, url, status] of [
+    ['DELETE /api/tasks/{id}', `${api}/api/tasks/${first!.id}`, 204],
+    ['DELETE /api/{user_id}/tasks/{id}', `${api}/api/${user}/tasks/${second!.id}`, 204],
+    ['DELETE /api/tasks?status=completed', `${api}/api/tasks?status=completed`, 200],
+  ] as const) {
+    const deleted = succeeded(t, await fetchFromPage(page, { url, method: 'DELETE', headers }, EXPOSED), what)
+    t.equal(deleted.status, status, `${what}: ${status}`)
+  }
+  t.equal(await taskCount(user), '0', 'every task is gone')
+})
+
 t.test('a frontend reads Retry-After when its rate limit is spent', async (t) => {
   const user = 'hasty-user'
   const authorization = { authorization: `Bearer ${tokenFor(user)}` }

@@ -1,0 +1,58 @@
+import t from 'tap'
+import { bearer, buildApp, json, type TaskJson } from './support/app.js'
+import { forEachDriver } from './support/drivers.js'
+
+// What a body may be (contract §8, issue 15 §6).
+
+const JSON_TYPE = { 'content-type': 'application/json' }
+
+forEachDriver(t, async (t, databaseUrl) => {
+  const app = await buildApp(t, { DATABASE_URL: databaseUrl })
+  let users = 0
+  /** A fresh user with `titles` as tasks: its name, token headers and tasks. */
+  async function userWith(titles: string[]) {
+    const user = `input-${++users}`
+    const auth = bearer(user)
+    const tasks: TaskJson[] = []
+    for (const title of titles) tasks.push(json<TaskJson>(await app.inject({ method: 'POST', url: '/api/tasks', headers: auth, payload: { title } })))
+    return { user, auth, tasks }
+  }
+  const countOf = async (auth: Record<string, string>) => (await app.inject({ url: '/api/tasks?limit=1', headers: auth })).headers['x-total-count']
+
+  t.test('an empty body on a route that takes none is no body, whatever its Content-Type', async (t) => {
+    const { user, auth, tasks } = await userWith(['one', 'two', 'three', 'four'])
+    const [first, second, third, fourth] = tasks as [TaskJson, TaskJson, TaskJson, TaskJson]
+    // What a fetch wrapper sends on every call: Content-Type: application/json and nothing after it.
+    const deleted = await app.inject({ method: 'DELETE', url: `/api/tasks/${first.id}`, headers: { ...auth, ...JSON_TYPE }, payload: '' })
+    t.equal(deleted.statusCode, 204, 'DELETE /api/tasks/{id}')
+    const inPath = await app.inject({ method: 'DELETE', url: `/api/${user}/tasks/${second.id}`, headers: { ...auth, ...JSON_TYPE } })
+    t.equal(inPath.statusCode, 204, 'DELETE /api/{user_id}/tasks/{id}, without even a Content-Length')
+    const plain = await app.inject({ method: 'DELETE', url: `/api/tasks/${third.id}`, headers: { ...auth, 'content-type': 'text/plain' }, payload: '' })
+    t.equal(plain.statusCode, 204, 'any Content-Type')
+    await app.inject({ method: 'PATCH', url: `/api/tasks/${fourth.id}/complete`, headers: auth })
+    for (const url of ['/api/tasks?status=completed', `/api/${user}/tasks?status=completed`]) {
+      const cleared = await app.inject({ method: 'DELETE', url, headers: { ...auth, ...JSON_TYPE }, payload: '' })
+      t.equal(cleared.statusCode, 200, `DELETE ${url.replace(user, '{user_id}')}`)
+    }
+    t.equal(await countOf(auth), '0', 'every task was deleted')
+    for (const url of ['/api/tasks', '/api/tasks/stats', `/api/${user}/tasks`]) {
+      const read = await app.inject({ url, headers: { ...auth, ...JSON_TYPE }, payload: '' })
+      t.equal(read.statusCode, 200, `GET ${url.replace(user, '{user_id}')}`)
+    }
+  })
+
+  t.test('what a body still must be', async (t) => {
+    const { user, auth, tasks } = await userWith(['kept'])
+    const url = `/api/tasks/${tasks[0]!.id}`
+    const text = await app.inject({ method: 'DELETE', url, headers: { ...auth, 'content-type': 'text/plain' }, payload: 'delete it' })
+    t.equal(text.statusCode, 415, 'a non-empty body that is not JSON: 415, even where no body is read')
+    const broken = await app.inject({ method: 'DELETE', url, headers: { ...auth, ...JSON_TYPE }, payload: '{' })
+    t.equal(broken.statusCode, 400, 'unparsable JSON: 400')
+    for (const [method, target] of [['POST', '/api/tasks'], ['POST', `/api/${user}/tasks`], ['PUT', url]] as const) {
+      const empty = await app.inject({ method, url: target, headers: { ...auth, ...JSON_TYPE }, payload: '' })
+      t.equal(empty.statusCode, 422, `${method} ${target.replace(user, '{user_id}')} requires a body: an empty one is a 422`)
+      t.match(json(empty), { errors: [{ path: '/body' }] }, 'naming the body')
+    }
+    t.equal(await countOf(auth), '1', 'nothing was deleted or created')
+  })
+})
