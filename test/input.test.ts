@@ -55,4 +55,25 @@ forEachDriver(t, async (t, databaseUrl) => {
     }
     t.equal(await countOf(auth), '1', 'nothing was deleted or created')
   })
+
+  t.test('__proto__ and constructor are unknown fields like any other', async (t) => {
+    const { auth, tasks } = await userWith(['target'])
+    const id = tasks[0]!.id
+    // Pairs, not an object literal: `{ __proto__: … }` would set the literal's prototype.
+    const bodies = [
+      ['__proto__', '{"title":"polluted","__proto__":{"completed":true,"polluted":true}}'],
+      ['constructor', '{"title":"polluted","constructor":{"prototype":{"completed":true,"polluted":true}}}'],
+    ] as const
+    for (const [key, payload] of bodies) {
+      for (const [method, url] of [['POST', '/api/tasks'], ['PUT', `/api/tasks/${id}`], ['PATCH', `/api/tasks/${id}/complete`]] as const) {
+        const response = await app.inject({ method, url, headers: { ...auth, ...JSON_TYPE }, payload: method === 'PATCH' ? payload.replace('"title":"polluted",', '') : payload })
+        t.equal(response.statusCode, 422, `${method} with ${key}: 422`)
+        t.same(json(response).errors, [{ path: `/body/${key}`, message: 'is not a known field' }], `${method} with ${key}: names the field`)
+      }
+    }
+    t.equal(({} as Record<string, unknown>).polluted, undefined, "no object's prototype changed")
+    const task = json<TaskJson>(await app.inject({ url: `/api/tasks/${id}`, headers: auth }))
+    t.match(task, { title: 'target', completed: false }, 'the task is as it was')
+    t.equal(await countOf(auth), '1', 'nothing was created')
+  })
 })

@@ -9,11 +9,20 @@ import { HttpProblem } from '../http/problem.js'
  * Every route takes at most BODY_LIMIT bytes (413 beyond), read before any parsing.
  */
 const bodyParsing: FastifyPluginAsync = async (fastify) => {
-  const parseJson = fastify.getDefaultJsonParser('error', 'error')
   fastify.removeAllContentTypeParsers()
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (body === '') done(null, undefined)
-    else parseJson(request, body as string, done)
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    if (body === '') return done(null, undefined)
+    // Plain JSON.parse, not Fastify's parser, which refuses a `__proto__` or `constructor` key as invalid JSON
+    // (a 400 blaming the syntax). JSON.parse makes such a key an own data property, never the object's prototype,
+    // and every body schema refuses unknown fields, so validation answers 422 naming it before any handler runs.
+    // (normalizeTaskInput, which sees the body before validation, only reads and sets the known fields.)
+    let value: unknown
+    try {
+      value = JSON.parse(body as string)
+    } catch (error) {
+      return done(new HttpProblem(400, `The body is not valid JSON: ${(error as SyntaxError).message}`), undefined)
+    }
+    done(null, value)
   })
   fastify.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
     if (body === '') done(null, undefined)
