@@ -76,4 +76,21 @@ forEachDriver(t, async (t, databaseUrl) => {
     t.match(task, { title: 'target', completed: false }, 'the task is as it was')
     t.equal(await countOf(auth), '1', 'nothing was created')
   })
+
+  t.test('a body that is not valid UTF-8 is a 400 and nothing is stored', async (t) => {
+    const { auth, tasks } = await userWith(['untouched'])
+    const id = tasks[0]!.id
+    const withBytes = (bytes: number[]) => Buffer.concat([Buffer.from('{"title":"bad'), Buffer.from(bytes), Buffer.from('"}')])
+    for (const [what, bytes] of [['FF FE', [0xff, 0xfe]], ['overlong C0 80', [0xc0, 0x80]], ['a lone continuation byte', [0x80]], ['a truncated sequence', [0xe2, 0x82]]] as const) {
+      for (const [method, url] of [['POST', '/api/tasks'], ['PUT', `/api/tasks/${id}`]] as const) {
+        const response = await app.inject({ method, url, headers: { ...auth, ...JSON_TYPE }, payload: withBytes([...bytes]) })
+        t.equal(response.statusCode, 400, `${method} with ${what}: 400`)
+        t.match(json(response), { status: 400, detail: /UTF-8/ }, `${method} with ${what}: says why`)
+      }
+    }
+    t.equal(await countOf(auth), '1', 'nothing was created')
+    t.equal(json<TaskJson>(await app.inject({ url: `/api/tasks/${id}`, headers: auth })).title, 'untouched', 'nothing was changed')
+    const valid = await app.inject({ method: 'POST', url: '/api/tasks', headers: { ...auth, ...JSON_TYPE }, payload: Buffer.from('{"title":"Crème brûlée 🍮 für 東京"}') })
+    t.equal(json<TaskJson>(valid).title, 'Crème brûlée 🍮 für 東京', 'valid UTF-8 in every length is stored as sent')
+  })
 })

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { HttpProblem } from '../http/problem.js'
@@ -10,22 +11,24 @@ import { HttpProblem } from '../http/problem.js'
  */
 const bodyParsing: FastifyPluginAsync = async (fastify) => {
   fastify.removeAllContentTypeParsers()
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    if (body === '') return done(null, undefined)
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
+    if (body.length === 0) return done(null, undefined)
+    // Decoding would turn bytes that are not UTF-8 into U+FFFD, and store that: refuse them instead.
+    if (!isUtf8(body)) return done(new HttpProblem(400, 'The body is not valid UTF-8.'), undefined)
     // Plain JSON.parse, not Fastify's parser, which refuses a `__proto__` or `constructor` key as invalid JSON
     // (a 400 blaming the syntax). JSON.parse makes such a key an own data property, never the object's prototype,
     // and every body schema refuses unknown fields, so validation answers 422 naming it before any handler runs.
     // (normalizeTaskInput, which sees the body before validation, only reads and sets the known fields.)
     let value: unknown
     try {
-      value = JSON.parse(body as string)
+      value = JSON.parse(body.toString())
     } catch (error) {
       return done(new HttpProblem(400, `The body is not valid JSON: ${(error as SyntaxError).message}`), undefined)
     }
     done(null, value)
   })
-  fastify.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
-    if (body === '') done(null, undefined)
+  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
+    if (body.length === 0) done(null, undefined)
     else done(new HttpProblem(415, `Unsupported Media Type: ${request.headers['content-type'] ?? 'none'}; send application/json.`), undefined)
   })
   fastify.addHook('onRoute', (route) => {
