@@ -1,8 +1,9 @@
+import type { InjectOptions } from 'fastify'
 import t from 'tap'
 import { bearer, buildApp, json, type TaskJson } from './support/app.js'
 import { forEachDriver } from './support/drivers.js'
 
-// What a body may be (contract §8, issue 15 §6).
+// What a body may be, and what the problems about bodies and values say (contract §8, issue 15 §6).
 
 const JSON_TYPE = { 'content-type': 'application/json' }
 
@@ -93,4 +94,40 @@ forEachDriver(t, async (t, databaseUrl) => {
     const valid = await app.inject({ method: 'POST', url: '/api/tasks', headers: { ...auth, ...JSON_TYPE }, payload: Buffer.from('{"title":"Crème brûlée 🍮 für 東京"}') })
     t.equal(json<TaskJson>(valid).title, 'Crème brûlée 🍮 für 東京', 'valid UTF-8 in every length is stored as sent')
   })
+})
+
+t.test('problems say what to send instead', async (t) => {
+  const app = await buildApp(t)
+  const auth = bearer('messages')
+  const errorsOf = async (request: InjectOptions) => json<{ errors: { path: string; message: string }[] }>(await app.inject(request)).errors
+
+  // What an HTML datetime-local input gives, with and without seconds: no offset.
+  for (const local of ['2026-12-01T10:00', '2026-12-01T10:00:00']) {
+    const [body] = await errorsOf({ method: 'POST', url: '/api/tasks', headers: auth, payload: { title: 'x', due_date: local } })
+    t.equal(body?.path, '/body/due_date')
+    t.match(body?.message, /offset/, `${local}: says an offset is required`)
+    t.match(body?.message, /2026-12-01T09:00:00Z/, `${local}: with an example`)
+    const [query] = await errorsOf({ url: `/api/tasks?due_before=${local}`, headers: auth })
+    t.match(query, { path: '/querystring/due_before', message: /offset/ }, `${local} in a query`)
+  }
+
+  const [priority] = await errorsOf({ method: 'POST', url: '/api/tasks', headers: auth, payload: { title: 'x', priority: 'urgent' } })
+  t.same(priority, { path: '/body/priority', message: 'must be one of "low", "medium", "high"' }, 'a bad choice lists the allowed ones')
+  const [recurrence] = await errorsOf({ method: 'POST', url: '/api/tasks', headers: auth, payload: { title: 'x', due_date: '2026-12-01T09:00:00Z', recurrence: 'hourly' } })
+  t.same(recurrence, { path: '/body/recurrence', message: 'must be one of "daily", "weekly", "monthly", "yearly", null' }, 'null too, where it is allowed')
+  const [status] = await errorsOf({ url: '/api/tasks?status=done', headers: auth })
+  t.same(status, { path: '/querystring/status', message: 'must be one of "all", "pending", "completed"' }, 'in a query too')
+
+  const unsupported = {
+    'text/plain': { 'content-type': 'text/plain' },
+    'a JSON-like type': { 'content-type': 'application/vnd.api+json' },
+    'a form': { 'content-type': 'application/x-www-form-urlencoded' },
+    'no Content-Type': {},
+    'a Content-Type that is not a media type': { 'content-type': 'json please' },
+  }
+  for (const [what, headers] of Object.entries(unsupported)) {
+    const response = await app.inject({ method: 'POST', url: '/api/tasks', headers: { ...auth, ...headers }, payload: Buffer.from('{"title":"x"}') })
+    t.equal(response.statusCode, 415, `${what}: 415`)
+    t.match(json(response).detail, /Content-Type: application\/json/, `${what}: says to send Content-Type: application/json`)
+  }
 })

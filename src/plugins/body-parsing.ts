@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { HttpProblem } from '../http/problem.js'
 
@@ -29,11 +29,16 @@ const bodyParsing: FastifyPluginAsync = async (fastify) => {
   })
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
     if (body.length === 0) done(null, undefined)
-    else done(new HttpProblem(415, `Unsupported Media Type: ${request.headers['content-type'] ?? 'none'}; send application/json.`), undefined)
+    else done(unsupportedMediaType(request), undefined)
   })
   fastify.addHook('onRoute', (route) => {
     route.bodyLimit ??= fastify.config.BODY_LIMIT
   })
+}
+
+/** A 415 that says what to send instead. */
+export function unsupportedMediaType(request: FastifyRequest): HttpProblem {
+  return new HttpProblem(415, `Unsupported Media Type: ${request.headers['content-type'] ?? 'none'}. Send the body as JSON, with Content-Type: application/json.`)
 }
 
 export default fp(bodyParsing, { name: 'body-parsing', dependencies: ['env'] })
