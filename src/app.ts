@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyServerOptions, RawServerDefault } from 'fastify'
+import type { FastifyHttpOptions, FastifyPluginAsync, RawServerDefault } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from './config.js'
 import { answerClientError } from './http/client-errors.js'
@@ -19,18 +19,33 @@ import schemas from './plugins/schemas.js'
 import securityHeaders from './plugins/security-headers.js'
 import healthRoutes from './routes/health.js'
 import taskRoutes from './routes/tasks.js'
+import { MAX_USER_ID_LENGTH } from './schemas/task.js'
+
+/** A whole request, headers and body, must arrive within this (408 otherwise). */
+const REQUEST_TIMEOUT_MS = 30_000
 
 /** Fastify's own options, shared by the server and the tests so both build exactly the same app. */
-export const serverOptions: FastifyServerOptions<RawServerDefault> = {
+export const serverOptions: FastifyHttpOptions<RawServerDefault> = {
   genReqId: requestIdOf,
-  // A whole request (headers and body) must arrive within 30 s, and an idle connection closes after 2 minutes,
-  // so slow or abandoned clients cannot hold sockets open.
-  requestTimeout: 30_000,
+  // Slow or abandoned clients cannot hold sockets open: 30 s for a request, 2 minutes for an idle connection.
+  requestTimeout: REQUEST_TIMEOUT_MS,
   connectionTimeout: 120_000,
   clientErrorHandler: answerClientError,
+  http: {
+    // Node takes its timeouts from the constructor. Fastify sets requestTimeout only afterwards, which left
+    // headersTimeout at Node's 60 s; Node swaps the two when the headers' is the longer, so a trickled body
+    // had 60 s, and then waited for the next check. Checking every second (30 s by default) keeps the 408 on time.
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    headersTimeout: REQUEST_TIMEOUT_MS,
+    connectionsCheckingInterval: 1_000,
+    // A request without Host is refused as a problem document by the problems plugin, not by Node's bare 400.
+    requireHostHeader: false,
+  },
   // A request that reaches a stopping server on a kept-alive connection is still served (then the connection
   // closes), rather than refused with a 503.
   return503OnClosing: false,
+  // A user id in the path may be as long as a token's sub (the router counts decoded characters); longer is a 414.
+  routerOptions: { maxParamLength: MAX_USER_ID_LENGTH },
   // The embedded database's WebAssembly start can take seconds on a busy machine; Fastify's default is 10 s.
   pluginTimeout: 30_000,
   schemaController: { compilersFactory: { buildValidator } },

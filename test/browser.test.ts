@@ -8,13 +8,15 @@ import { fetchFromPage, launchChromium, servePage, watchProblems, type PageFetch
 // Screenshots go to test/artifacts/ (git-ignored) for a human to look at when something breaks.
 const ARTIFACTS = fileURLToPath(new URL('artifacts/', import.meta.url))
 /** The headers the API exposes to browsers on its CORS origins. */
-const EXPOSED = ['link', 'x-total-count', 'etag', 'location', 'x-request-id']
+const EXPOSED = ['link', 'x-total-count', 'etag', 'location', 'x-request-id', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset']
+/** Requests per user and minute: enough for every test here but the one that spends it on purpose. */
+const RATE_LIMIT_MAX = 50
 const REQUEST_ID = /^[0-9a-f-]{36}$/
 
 const frontend = await servePage(t)
 const otherPort = await servePage(t)
 // Side by side, as both take a moment. Without a browser the file fails, saying which package to install.
-const [browser, app] = await Promise.all([launchChromium(t), buildApp(t, { CORS_ORIGINS: frontend.origin })])
+const [browser, app] = await Promise.all([launchChromium(t), buildApp(t, { CORS_ORIGINS: frontend.origin, RATE_LIMIT_MAX: String(RATE_LIMIT_MAX) })])
 const api = await listen(app)
 
 async function createTasks(user: string, titles: string[]): Promise<TaskJson[]> {
@@ -114,6 +116,7 @@ t.test('a frontend on an allowed origin calls the API with credentials and reads
   t.match(list.headers.link, /^<\/api\/tasks\?limit=1&cursor=[^>]+>; rel="next"$/, 'Link to the next page')
   t.equal(list.headers.link, direct.headers.get('link'), 'the same Link a direct call gets')
   t.equal(list.headers['x-request-id'], 'from-the-frontend', "X-Request-Id echoes the page's own id")
+  t.match(list.headers['ratelimit-remaining'], /^\d+$/, 'RateLimit-Remaining, to pace itself by')
   t.equal(list.wire['access-control-allow-origin'], frontend.origin, 'allowed for exactly this origin')
   t.equal(list.wire['access-control-allow-credentials'], 'true', 'with credentials')
   t.ok(list.wire.vary, 'the response carries Vary…')
@@ -174,4 +177,38 @@ t.test('a page on an origin outside CORS_ORIGINS is refused by the browser', asy
       t.equal(await taskCount(user), '2', 'the preflight failed, so the POST never ran')
     })
   }
+})
+
+t.test('a frontend that sends Content-Type: application/json on every call can delete', async (t) => {
+  const user = 'deleting-user'
+  const authorization = { authorization: `Bearer ${tokenFor(user)}` }
+  // What a fetch wrapper (Better Auth's Next.js examples among them) sends on every call, DELETE included.
+  const headers = { ...authorization, 'content-type': 'application/json' }
+  const [first, second, done] = await createTasks(user, ['First', 'Second', 'Done'])
+  await app.inject({ method: 'PATCH', url: `/api/tasks/${done!.id}/complete`, headers: bearer(user) })
+
+  const page = await newPage(t)
+  await page.goto(`${frontend.origin}/`)
+  for (const [what, url, status] of [
+    ['DELETE /api/tasks/{id}', `${api}/api/tasks/${first!.id}`, 204],
+    ['DELETE /api/{user_id}/tasks/{id}', `${api}/api/${user}/tasks/${second!.id}`, 204],
+    ['DELETE /api/tasks?status=completed', `${api}/api/tasks?status=completed`, 200],
+  ] as const) {
+    const deleted = succeeded(t, await fetchFromPage(page, { url, method: 'DELETE', headers }, EXPOSED), what)
+    t.equal(deleted.status, status, `${what}: ${status}`)
+  }
+  t.equal(await taskCount(user), '0', 'every task is gone')
+})
+
+t.test('a frontend reads Retry-After when its rate limit is spent', async (t) => {
+  const user = 'hasty-user'
+  const authorization = { authorization: `Bearer ${tokenFor(user)}` }
+  for (let spent = 0; spent < RATE_LIMIT_MAX; spent++) await app.inject({ url: '/api/tasks', headers: authorization })
+
+  const page = await newPage(t)
+  await page.goto(`${frontend.origin}/`)
+  const limited = succeeded(t, await fetchFromPage(page, { url: `${api}/api/tasks`, headers: authorization }, EXPOSED), 'GET /api/tasks')
+  t.equal(limited.status, 429, 'rate limited')
+  t.match(limited.headers['retry-after'], /^\d+$/, 'Retry-After says how long to wait')
+  t.equal(limited.headers['ratelimit-remaining'], '0', 'RateLimit-Remaining: 0')
 })

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
+import { API_ANSWER_HEADERS } from '../plugins/security-headers.js'
 import { PROBLEM_CONTENT_TYPE } from './problem.js'
 
 /** What Node's HTTP parser reports before any route sees a request, as the status the client gets. */
@@ -8,6 +9,14 @@ const STATUS_BY_CODE: Record<string, number> = {
   ERR_HTTP_REQUEST_TIMEOUT: 408,
   HPE_HEADER_OVERFLOW: 431,
 }
+
+/**
+ * The headers of every `/api` answer, as header lines: the path may not have been read, and an error answer
+ * is worth no cache anyway.
+ */
+const ANSWER_HEADER_LINES = Object.entries(API_ANSWER_HEADERS)
+  .map(([name, value]) => `${name}: ${value}\r\n`)
+  .join('')
 
 /**
  * Fastify's `clientErrorHandler`: a request the HTTP parser refuses (malformed, headers too large, not
@@ -29,7 +38,7 @@ export function answerClientError(error: Error & { code?: string }, socket: Sock
     })
     socket.write(
       `HTTP/1.1 ${status} ${title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+        `X-Request-Id: ${requestId}\r\n${ANSWER_HEADER_LINES}Connection: close\r\n\r\n${body}`,
     )
   }
   socket.destroy(error)

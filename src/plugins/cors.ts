@@ -3,12 +3,27 @@ import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { corsOrigins } from '../config.js'
 
-/** The response headers a page may read; one string, so it is not joined again for every answer. */
-export const EXPOSED_HEADERS = ['Link', 'X-Total-Count', 'ETag', 'Location', 'Idempotency-Replayed', 'X-Request-Id'].join(', ')
+/**
+ * The response headers a page may read, the rate limit's included (the docs tell clients to honour them);
+ * one string, so it is not joined again for every answer.
+ */
+export const EXPOSED_HEADERS = [
+  'Link',
+  'X-Total-Count',
+  'ETag',
+  'Location',
+  'Idempotency-Replayed',
+  'X-Request-Id',
+  'Retry-After',
+  'RateLimit-Limit',
+  'RateLimit-Remaining',
+  'RateLimit-Reset',
+].join(', ')
 
 /**
  * Browsers on the configured origins may call the API with credentials and read the headers a client needs
- * (paging, counts, concurrency, the created resource, the request id). Never `*`: credentials forbid it.
+ * (paging, counts, concurrency, the created resource, the request id, when to retry). Never `*`: credentials
+ * forbid it.
  */
 const cors: FastifyPluginAsync = async (fastify) => {
   await fastify.register(fastifyCors, {

@@ -34,9 +34,17 @@ export const DOCUMENT_SECURITY_HEADERS = {
   'x-xss-protection': '0',
 } as const
 
+/** `/api` answers hold a user's data: no cache may keep them (contract §8). Clients revalidate with If-None-Match. */
+export const API_ANSWER_HEADERS = { ...API_SECURITY_HEADERS, 'cache-control': 'no-store' } as const
+
+/** The headers every answer to `url` carries, whatever its status. */
+export function answerHeaders(url: string): Readonly<Record<string, string>> {
+  return url.startsWith('/api') && (url.length === 4 || url[4] === '/' || url[4] === '?') ? API_ANSWER_HEADERS : API_SECURITY_HEADERS
+}
+
 const securityHeaders: FastifyPluginAsync = async (fastify) => {
-  fastify.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(API_SECURITY_HEADERS)
+  fastify.addHook('onRequest', (request, reply, done) => {
+    reply.headers(answerHeaders(request.url))
     done()
   })
 }

@@ -3,7 +3,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { HttpProblem, invalidRequest } from '../http/problem.js'
-import { acceptEmptyBodies } from '../plugins/body-parsing.js'
 import { etagOf, ifMatchVersions, ifNoneMatchMatches } from '../http/etag.js'
 import { IdempotencyKeyHeader, locationOf } from '../plugins/idempotency.js'
 import {
@@ -281,47 +280,44 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
     },
   )
 
-  await fastify.register(async (completion) => {
-    acceptEmptyBodies(completion)
-    completion.withTypeProvider<TypeBoxTypeProvider>().patch(
-      '/:id/complete',
-      {
-        schema: {
-          operationId: operationId('setTaskCompletion'),
-          tags: ['tasks'],
-          summary: 'Toggle a task, or set whether it is completed',
-          description:
-            'No body, an empty body or `{}` toggles `completed`; `{"completed": true|false}` sets it, and repeating that changes nothing. Completing a recurring task creates its next occurrence, once. With `If-Match`, writes only if the task has not changed (`412` otherwise).',
-          params: ItemParams,
-          querystring: NoQuery,
-          headers: TaskWriteHeaders,
-          body: ref(TaskCompletion),
-          response: {
-            200: jsonResponse('api', 'The task as it now is.', ref(TaskSchema), ['ETag', 'Idempotency-Replayed']),
-            ...apiProblems({ body: true, task: true, owned: true, conditional: true, idempotent: true }),
-          },
-        },
-        // An absent body means "toggle", like `{}`; a JSON `null` is not absent and fails validation.
-        preValidation: (request, _reply, done) => {
-          if (request.body === undefined) request.body = {}
-          done()
+  fastify.patch(
+    '/:id/complete',
+    {
+      schema: {
+        operationId: operationId('setTaskCompletion'),
+        tags: ['tasks'],
+        summary: 'Toggle a task, or set whether it is completed',
+        description:
+          'No body, an empty body or `{}` toggles `completed`; `{"completed": true|false}` sets it, and repeating that changes nothing. Completing a recurring task creates its next occurrence, once. With `If-Match`, writes only if the task has not changed (`412` otherwise).',
+        params: ItemParams,
+        querystring: NoQuery,
+        headers: TaskWriteHeaders,
+        body: ref(TaskCompletion),
+        response: {
+          200: jsonResponse('api', 'The task as it now is.', ref(TaskSchema), ['ETag', 'Idempotency-Replayed']),
+          ...apiProblems({ body: true, task: true, owned: true, conditional: true, idempotent: true }),
         },
       },
-      async (request, reply) => {
-        const { userId, params, body, headers } = request
-        const expected = ifMatchVersions(headers['if-match'])
-        const claim = idempotency.claim(request, 200)
-        const written = await idempotency.once(request, claim, () =>
-          body.completed === undefined
-            ? repository.toggleCompleted(userId, params.id, expected, claim)
-            : repository.update(userId, params.id, { completed: body.completed }, expected, claim),
-        )
-        if (written instanceof RecordedResponse) return idempotency.replay(reply, written, claim!)
-        const task = written ?? (await missing(userId, params.id, expected))
-        return reply.header('etag', etagOf(task)).send(task)
+      // An absent body means "toggle", like `{}`; a JSON `null` is not absent and fails validation.
+      preValidation: (request, _reply, done) => {
+        if (request.body === undefined) request.body = {}
+        done()
       },
-    )
-  })
+    },
+    async (request, reply) => {
+      const { userId, params, body, headers } = request
+      const expected = ifMatchVersions(headers['if-match'])
+      const claim = idempotency.claim(request, 200)
+      const written = await idempotency.once(request, claim, () =>
+        body.completed === undefined
+          ? repository.toggleCompleted(userId, params.id, expected, claim)
+          : repository.update(userId, params.id, { completed: body.completed }, expected, claim),
+      )
+      if (written instanceof RecordedResponse) return idempotency.replay(reply, written, claim!)
+      const task = written ?? (await missing(userId, params.id, expected))
+      return reply.header('etag', etagOf(task)).send(task)
+    },
+  )
 }
 
 /** The database refused a recurrence without a due date (checked in the write itself): a validation problem. */

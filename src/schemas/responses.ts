@@ -18,6 +18,7 @@ export const HEADERS = {
   'RateLimit-Remaining': Count('Requests left in the current window.'),
   'RateLimit-Reset': Count('Seconds until the window resets.'),
   'Retry-After': Count('Seconds to wait before trying again.'),
+  'Cache-Control': Type.Literal('no-store', { description: 'The answer holds the caller’s data: no cache may keep it. Revalidate with `If-None-Match`.' }),
   'WWW-Authenticate': Type.String({ maxLength: 200, pattern: '^Bearer', description: '`Bearer`, with `error="invalid_token"` when a token was presented (RFC 6750).' }),
   ETag: Type.String({ maxLength: 64, pattern: '^"[0-9]+"$', description: 'The task’s strong entity tag: send it back in `If-Match` or `If-None-Match`.' }),
   Location: Type.String({ maxLength: 64, pattern: '^/api/tasks/[0-9a-f-]{36}$', description: 'The created task’s URL: `/api/tasks/{id}`.' }),
@@ -29,7 +30,7 @@ export const HEADERS = {
 type HeaderName = keyof typeof HEADERS
 
 /** Headers on every response of an `/api` operation: the rate limiter counts each request, failed ones too. */
-const API_HEADERS: HeaderName[] = ['X-Request-Id', 'Access-Control-Allow-Origin', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset']
+const API_HEADERS: HeaderName[] = ['X-Request-Id', 'Cache-Control', 'Access-Control-Allow-Origin', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset']
 /** The operational routes are not rate limited. */
 const PUBLIC_HEADERS: HeaderName[] = ['X-Request-Id', 'Access-Control-Allow-Origin']
 

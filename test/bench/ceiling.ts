@@ -137,6 +137,7 @@ const PRIORITY = { type: 'string', enum: ['low', 'medium', 'high'] }
 /** What the API sends on every answer to a request without an Origin, besides its request id. */
 const STATIC_HEADERS = {
   ...API_SECURITY_HEADERS,
+  'cache-control': 'no-store',
   vary: 'Origin',
   'access-control-allow-credentials': 'true',
   'access-control-expose-headers': EXPOSED_HEADERS,
