@@ -33,9 +33,18 @@ const Completed = Type.Boolean({ description: 'Whether the task is done.' })
 
 const Priority = StringEnum(PRIORITIES, { description: 'Default: `medium`.' })
 
+/** Tags a task holds, at most. */
+export const MAX_TAGS = 20
+/**
+ * Bounds on tags as sent, checked before they are normalised (a 422): generous enough for the de-duplication the
+ * schema promises, small enough that normalising them is no work whatever the body limit.
+ */
+export const MAX_TAGS_AS_SENT = 100
+export const MAX_TAG_LENGTH_AS_SENT = 256
+
 const Tags = Type.Array(Type.String({ minLength: 1, maxLength: 32, pattern: STORABLE_TEXT_PATTERN }), {
-  maxItems: 20,
-  description: 'Each tag is trimmed and lower-cased; duplicates are dropped, order kept; at most 20 after that.',
+  maxItems: MAX_TAGS,
+  description: `Each tag is trimmed and lower-cased; duplicates are dropped, order kept; at most ${MAX_TAGS} after that, of 1–32 code points each. As sent, at most ${MAX_TAGS_AS_SENT} tags of at most ${MAX_TAG_LENGTH_AS_SENT} UTF-16 code units each (before trimming).`,
   examples: [['work', 'errands']],
 })
 
