@@ -30,3 +30,22 @@ t.test('tags: a huge list is refused before it is normalised, at once; the docum
   t.same(json(padded).tags, ['work'], 'a tag padded within the raw bound is trimmed as before')
   t.equal((await app.inject({ url: '/api/tasks', headers: bearer('ann') })).headers['x-total-count'], '2', 'the refused bodies stored nothing')
 })
+
+t.test('description: the input schemas allow what the server accepts, an empty or blank string (stored as null)', async (t) => {
+  const app = await buildApp(t)
+  const document = json<{ components: { schemas: Record<string, { properties: Record<string, { minLength?: number; description?: string }> }> } }>(
+    await app.inject({ url: '/docs/json' }),
+  )
+  const created = await app.inject({ method: 'POST', url: '/api/tasks', headers: bearer('ann'), payload: { title: 'x', description: '' } })
+  t.equal(created.statusCode, 201)
+  t.equal(json(created).description, null)
+  const updated = await app.inject({ method: 'PUT', url: `/api/tasks/${json(created).id}`, headers: bearer('ann'), payload: { description: '   ' } })
+  t.equal(updated.statusCode, 200)
+  t.equal(json(updated).description, null)
+  for (const name of ['TaskCreate', 'TaskUpdate']) {
+    const { minLength = 0, description = '' } = document.components.schemas[name]!.properties.description!
+    t.equal(minLength, 0, `${name}.description allows ""`)
+    t.match(description, /empty/, `${name}.description says what an empty one means`)
+  }
+  t.equal(document.components.schemas.Task!.properties.description!.minLength, 1, 'a stored description is never empty')
+})

@@ -25,8 +25,14 @@ const Title = Type.String({
   examples: ['Buy milk'],
 })
 
+/** A stored description: never empty (an empty one is stored as null). */
 const Description = Nullable(Type.String({ minLength: 1, maxLength: 1000, pattern: STORABLE_TEXT_PATTERN }), {
-  description: 'Trimmed before validation; at most 1000 code points; an empty string is stored as null.',
+  description: 'At most 1000 code points; null when there is none.',
+})
+
+/** A description as clients send it: an empty or blank one is accepted and stored as null. */
+const DescriptionInput = Nullable(Type.String({ maxLength: 1000, pattern: STORABLE_TEXT_PATTERN }), {
+  description: 'Trimmed before validation; at most 1000 code points after that; an empty or blank string is stored as null.',
 })
 
 const Completed = Type.Boolean({ description: 'Whether the task is done.' })
@@ -59,7 +65,7 @@ const DueDateInput = Nullable(DateTimeInput('When the task is due; stored in UTC
 
 /** The fields a client may write, shared by create and update. */
 const writable = {
-  description: Type.Optional(Description),
+  description: Type.Optional(DescriptionInput),
   completed: Type.Optional(Completed),
   priority: Type.Optional(Priority),
   tags: Type.Optional(Tags),
