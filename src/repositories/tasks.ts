@@ -388,7 +388,7 @@ export class TaskRepository {
     const given = givenFields(fields)
     const write: Write = {
       shape: `create ${shapeOf(fields, given)} ${fields.completed === true}`,
-      values: { ...fields, id: uuidv7(), userId },
+      values: { ...fields, ...seriesDayValue(fields), id: uuidv7(), userId },
       build: this.inserting.bind(this, fields, given),
     }
     return (await this.run(userId, write, claim))!
@@ -400,7 +400,14 @@ export class TaskRepository {
       // `title` is named first for the insert's type, which requires one; fieldValues sets it again.
       statement: this.orm
         .insert(tasks)
-        .values({ title: slot('title'), ...fieldValues(fields, given), id: slot('id'), user_id: slot('userId'), completed_at: fields.completed ? sql`now()` : null })
+        .values({
+          title: slot('title'),
+          ...fieldValues(fields, given),
+          ...(fields.due_date && { recurrence_day: slot('recurrenceDay') }),
+          id: slot('id'),
+          user_id: slot('userId'),
+          completed_at: fields.completed ? sql`now()` : null,
+        })
         .returning(TASK_COLUMNS),
     }
   }
@@ -421,7 +428,7 @@ export class TaskRepository {
     const completes = changes.completed === true
     const write: Write = {
       shape: `update ${shapeOf(changes, given)} ${changes.completed} ${expected?.length}`,
-      values: { ...changes, ...targetValues(userId, id, expected), ...(completes && { spawnId: uuidv7() }) },
+      values: { ...changes, ...seriesDayValue(changes), ...targetValues(userId, id, expected), ...(completes && { spawnId: uuidv7() }) },
       build: this.changing.bind(this, changes, given, expected?.length),
     }
     return this.run(userId, write, claim)
@@ -434,6 +441,7 @@ export class TaskRepository {
       ...(changes.completed !== undefined && {
         completed_at: changes.completed ? sql`case when ${tasks.completed} then ${tasks.completed_at} else now() end` : null,
       }),
+      ...(changes.due_date !== undefined && { recurrence_day: seriesDayWritten(changes, sql`${tasks.due_date}`, sql`${tasks.recurrence_day}`) }),
       updated_at: sql`case when ${changed} then now() else ${tasks.updated_at} end`,
       version: sql`case when ${changed} then ${tasks.version} + 1 else ${tasks.version} end`,
       change_xid: sql`case when ${changed} then ${currentTransactionId} else ${tasks.change_xid} end`,
@@ -470,26 +478,38 @@ export class TaskRepository {
    * creates its next occurrence and links it in `next_task_id`, all in one statement (Neon's HTTP driver has no
    * transactions). `target` locks the row, so of two concurrent completions the second waits, then sees the
    * first's `next_task_id` and spawns nothing: exactly once. The occurrence copies the task as this write leaves
-   * it (the fields in `changes` override the stored ones), with the due date one period later, computed in UTC so
-   * month ends clamp (Jan 31 + 1 month = Feb 28 or 29). The series ends in year 9999: a date past it cannot be
+   * it (the fields in `changes` override the stored ones), due one period later in UTC, at the same time of day.
+   * A monthly or yearly series keeps its day of month (`recurrence_day`), clamped to the length of the month
+   * that lacks it: Jan 31 → Feb 28 → Mar 31; Feb 29, 2028 → Feb 28, 2029 → … → Feb 29, 2032. A series from
+   * before the day was kept falls on its due date's day. The series ends in year 9999: a date past it cannot be
    * written.
    */
   private completing(set: UpdateSet, changes: Partial<TaskFields>, expectedCount: number | undefined): WriteStatement {
     const field = (name: keyof TaskFields, type: string) =>
       changes[name] === undefined ? sql.raw(`target.${name}`) : sql`${fieldValue(changes, name)}::${sql.raw(type)}`
     const recurrence = field('recurrence', 'text')
+    const dueDate = field('due_date', 'timestamptz')
+    const seriesDay = seriesDayWritten(changes, sql.raw('target.due_date'), sql.raw('target.recurrence_day')) ?? sql.raw('target.recurrence_day')
     const locked = this.orm.$with('target', {}).as(sql`select * from ${tasks} where ${target(expectedCount)} for update`)
+    // `due`: the due date in UTC and the series' day; `period`: the first day of the month the next one falls in.
     const spawned = this.orm.$with('spawned', {}).as(sql`
-      insert into ${tasks} (id, user_id, title, description, priority, tags, due_date, recurrence)
+      insert into ${tasks} (id, user_id, title, description, priority, tags, due_date, recurrence, recurrence_day)
       select ${slot('spawnId')}::uuid, target.user_id, ${field('title', 'text')}, ${field('description', 'text')},
         ${field('priority', 'text')}, ${field('tags', 'text[]')},
-        ((${field('due_date', 'timestamptz')}) at time zone 'UTC' + case ${recurrence}
-          when 'daily' then interval '1 day' when 'weekly' then interval '7 days'
-          when 'monthly' then interval '1 month' when 'yearly' then interval '1 year' end) at time zone 'UTC',
-        ${recurrence}
+        (case ${recurrence}
+          when 'daily' then due.local + interval '1 day'
+          when 'weekly' then due.local + interval '7 days'
+          else period.first + make_interval(days => least(due.day, extract(day from period.first + interval '1 month' - interval '1 day'))::int - 1)
+            + (due.local - date_trunc('day', due.local))
+        end) at time zone 'UTC',
+        ${recurrence}, due.day
       from target
+        cross join lateral (select local, coalesce(${seriesDay}, extract(day from local))::smallint as day
+          from (select (${dueDate}) at time zone 'UTC' as local) as utc) as due
+        cross join lateral (select date_trunc('month', due.local)
+          + case ${recurrence} when 'yearly' then interval '1 year' else interval '1 month' end as first) as period
       where not target.completed and ${recurrence} is not null and target.next_task_id is null
-        and ${field('due_date', 'timestamptz')} < '9999-01-01T00:00:00Z'
+        and ${dueDate} < '9999-01-01T00:00:00Z'
       returning id`)
     const statement = this.orm
       .update(tasks)
@@ -682,6 +702,23 @@ const slot = (name: string) => sql.placeholder(name)
  */
 function fieldValue(fields: Partial<TaskFields>, name: keyof TaskFields): SQL | Param {
   return fields[name] === null ? sql`null` : sql.param(slot(name), tasks[name])
+}
+
+/** The placeholder value of a write's series day (see seriesDayWritten): the due date's day of month in UTC. */
+function seriesDayValue(fields: Partial<TaskFields>): { recurrenceDay?: number } {
+  return fields.due_date ? { recurrenceDay: fields.due_date.getUTCDate() } : {}
+}
+
+/**
+ * The series' day of month as a write leaves it, from the row before the write (its `due_date` and
+ * `recurrence_day`): the new due date's day when the write moves the due date, else the stored day (so a client
+ * sending the due date it read, Feb 28 of a series on the 31st, does not move the series); null without a due
+ * date. Undefined when the write leaves the due date alone.
+ */
+function seriesDayWritten(fields: Partial<TaskFields>, storedDueDate: SQL, storedDay: SQL): SQL | undefined {
+  if (fields.due_date === undefined) return undefined
+  if (fields.due_date === null) return sql`null`
+  return sql`case when ${storedDueDate} is distinct from ${fieldValue(fields, 'due_date')} then ${slot('recurrenceDay')}::smallint else ${storedDay} end`
 }
 
 /** The fields to insert or set: insert and set wrap each placeholder with its column's encoder themselves. */

@@ -55,7 +55,8 @@ const Tags = Type.Array(Type.String({ minLength: 1, maxLength: 32, pattern: STOR
 })
 
 const Recurrence = Nullable(StringEnum(RECURRENCES), {
-  description: 'Completing the task creates its next occurrence, due one period later (UTC). Needs a `due_date`.',
+  description:
+    'Completing the task creates its next occurrence, due one period later (UTC, same time of day); a monthly or yearly series keeps its day of month, clamped in months that lack it (Jan 31 → Feb 28 → Mar 31). Needs a `due_date`.',
 })
 
 /** A due date as clients send it: an RFC 3339 date-time with an offset, or null for none. */
