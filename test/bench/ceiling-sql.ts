@@ -68,7 +68,8 @@ export function listStatement(userId: string, filters: ListFilters, limit: numbe
   const where = () => {
     const conditions = [`"tasks"."user_id" = ${param(userId)}`, '"tasks"."deleted_at" is null']
     if (filters.status !== 'all') conditions.push(`"tasks"."completed" = ${param(filters.status === 'completed')}`)
-    if (filters.priority !== undefined) conditions.push(`"tasks"."priority" in (${filters.priority.map(param).join(', ')})`)
+    // Any number of priorities is one array parameter: a text[] literal.
+    if (filters.priority !== undefined) conditions.push(`"tasks"."priority" = any(${param(`{${filters.priority.map((priority) => `"${priority}"`).join(',')}}`)}::text[])`)
     return `(${conditions.join(' and ')})`
   }
   const key = SORT_KEYS[filters.sort]
@@ -78,7 +79,7 @@ export function listStatement(userId: string, filters: ListFilters, limit: numbe
     `select ${quoted(COLUMNS)}, (${key})::text as "sort_key" from "tasks" where ${where()} ` +
     `order by ${key} ${direction}, "tasks"."id" ${filters.order} limit ${param(limit + 1)}`
   const text = `select "total", ${quoted(COLUMNS, 'page')}, "sort_key" from (${counted}) "counted" left join lateral (${page}) "page" on true`
-  const name = `list_${filters.status}_${filters.priority?.length ?? 0}_${filters.sort}_${filters.order}`
+  const name = `list_${filters.status}_${filters.priority === undefined ? 'any' : 'priorities'}_${filters.sort}_${filters.order}`
   return { name, text, values }
 }
 
