@@ -44,6 +44,11 @@ forEachDriver(t, async (t, databaseUrl) => {
       t.equal(response.body, '', 'no body')
       t.equal(response.headers.etag, etag)
     }
+    const leadingZero = await app.inject({ url: `/api/tasks/${task.id}`, headers: { ...ann, 'if-none-match': etag.replace('"', '"0') } })
+    t.equal(leadingZero.statusCode, 200, 'a tag that differs in any character does not match')
+    const malformed = await app.inject({ url: `/api/tasks/${task.id}`, headers: { ...ann, 'if-none-match': etag.slice(1, -1) } })
+    t.equal(malformed.statusCode, 422, 'an unquoted tag is not an entity tag')
+    t.equal(json<{ errors: { path: string }[] }>(malformed).errors[0]?.path, '/headers/if-none-match', 'names the header')
     await app.inject({ method: 'PUT', url: `/api/tasks/${task.id}`, headers: ann, payload: { priority: 'high' } })
     const changed = await app.inject({ url: `/api/tasks/${task.id}`, headers: { ...ann, 'if-none-match': etag } })
     t.equal(changed.statusCode, 200, 'a changed task is sent again')
@@ -65,7 +70,9 @@ forEachDriver(t, async (t, databaseUrl) => {
       const current = await read(task.id)
       const url = `/api/tasks/${task.id}${write.path}`
 
-      for (const header of [stale, `W/${current.etag}`, 'not-an-etag', '"abc"']) {
+      // Strong comparison is character for character: `"02"` is not `"2"`. Well-formed tags that are not ours match nothing.
+      const leadingZero = current.etag.replace('"', '"0')
+      for (const header of [stale, `W/${current.etag}`, '"abc"', leadingZero]) {
         const refused = await app.inject({ method: write.method, url, headers: { ...ann, 'if-match': header }, payload: write.payload })
         t.equal(refused.statusCode, 412, `If-Match: ${header}`)
         t.match(refused.headers['content-type'], /^application\/problem\+json/)
@@ -74,7 +81,16 @@ forEachDriver(t, async (t, databaseUrl) => {
         t.same(await read(task.id), current, 'the stored task is untouched')
       }
 
-      const accepted = await app.inject({ method: write.method, url, headers: { ...ann, 'if-match': `"999999", ${current.etag}` }, payload: write.payload })
+      // Not an entity-tag list (RFC 9110 §8.8.3): a 422 naming the header, not a 412 saying the task changed.
+      const unquoted = current.etag.slice(1, -1)
+      for (const header of [unquoted, 'not-an-etag', `"${unquoted}`, `"${unquoted} "`, `w/${current.etag}`, `${current.etag} ${current.etag}`, '']) {
+        const malformed = await app.inject({ method: write.method, url, headers: { ...ann, 'if-match': header }, payload: write.payload })
+        t.equal(malformed.statusCode, 422, `If-Match: ${header}`)
+        t.equal(json<{ errors: { path: string }[] }>(malformed).errors[0]?.path, '/headers/if-match', 'names the header')
+        t.same(await read(task.id), current, 'the stored task is untouched')
+      }
+
+      const accepted = await app.inject({ method: write.method, url, headers: { ...ann, 'if-match': `"a,b", , "999999", ${current.etag}` }, payload: write.payload })
       t.equal(accepted.statusCode, write.method === 'DELETE' ? 204 : 200, 'a list holding the current ETag matches')
       if (write.method !== 'DELETE') t.equal(accepted.headers.etag, (await read(task.id)).etag, 'the response carries the new ETag')
     })

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm'
 import t from 'tap'
 import { bearer, buildApp, json, type TaskJson as Task } from './support/app.js'
 import { forEachDriver } from './support/drivers.js'
@@ -41,6 +42,71 @@ forEachDriver(t, async (t, databaseUrl, driver) => {
       })
     })
   }
+
+  /** The due dates of a series, completing each occurrence in turn. */
+  const series = async (first: Task, length: number) => {
+    const dues = [first.due_date]
+    let current = first
+    for (let i = 1; i < length; i++) {
+      current = await get((await complete(current.id)).next_task_id!)
+      dues.push(current.due_date)
+    }
+    return dues
+  }
+
+  t.test('a monthly series keeps its day of month, clamping only the months that lack it', async (t) => {
+    const task = await create({ title: 'Rent', due_date: '2027-01-31T09:00:00Z', recurrence: 'monthly' })
+    t.same(await series(task, 6), [
+      '2027-01-31T09:00:00.000Z',
+      '2027-02-28T09:00:00.000Z',
+      '2027-03-31T09:00:00.000Z',
+      '2027-04-30T09:00:00.000Z',
+      '2027-05-31T09:00:00.000Z',
+      '2027-06-30T09:00:00.000Z',
+    ])
+  })
+
+  t.test('a yearly series on Feb 29 returns to it in leap years', async (t) => {
+    const task = await create({ title: 'Leap', due_date: '2028-02-29T12:00:00Z', recurrence: 'yearly' })
+    t.same(await series(task, 5), [
+      '2028-02-29T12:00:00.000Z',
+      '2029-02-28T12:00:00.000Z',
+      '2030-02-28T12:00:00.000Z',
+      '2031-02-28T12:00:00.000Z',
+      '2032-02-29T12:00:00.000Z',
+    ])
+  })
+
+  t.test('the day is the due date’s in UTC, with its time of day', async (t) => {
+    // 23:30 on Jan 30 in New York is 04:30 on Jan 31 in UTC.
+    const task = await create({ title: 'Late', due_date: '2027-01-30T23:30:00-05:00', recurrence: 'monthly' })
+    t.same(await series(task, 3), ['2027-01-31T04:30:00.000Z', '2027-02-28T04:30:00.000Z', '2027-03-31T04:30:00.000Z'])
+  })
+
+  t.test('a client moving the due date moves the series’ day; sending the same due date keeps it', async (t) => {
+    const task = await create({ title: 'Moved', due_date: '2027-01-31T09:00:00Z', recurrence: 'monthly' })
+    const february = await get((await complete(task.id)).next_task_id!)
+    t.equal(february.due_date, '2027-02-28T09:00:00.000Z')
+    const put = (id: string, payload: object) => app.inject({ method: 'PUT', url: `/api/tasks/${id}`, headers: auth, payload })
+    t.equal((await put(february.id, { title: 'Moved', due_date: '2027-02-28T09:00:00.000Z' })).statusCode, 200)
+    t.equal((await get((await complete(february.id)).next_task_id!)).due_date, '2027-03-31T09:00:00.000Z', 'the same due date sent again: still the 31st')
+
+    const other = await create({ title: 'Moved again', due_date: '2027-01-31T09:00:00Z', recurrence: 'monthly' })
+    await put(other.id, { due_date: '2027-01-15T09:00:00Z' })
+    t.same(await series(await get(other.id), 3), ['2027-01-15T09:00:00.000Z', '2027-02-15T09:00:00.000Z', '2027-03-15T09:00:00.000Z'])
+
+    const completedWithNewDate = await create({ title: 'Completed and moved', due_date: '2027-01-31T09:00:00Z', recurrence: 'monthly' })
+    const done = json<Task>(await put(completedWithNewDate.id, { completed: true, due_date: '2027-01-30T09:00:00Z' }))
+    const next = await get(done.next_task_id!)
+    t.equal(next.due_date, '2027-02-28T09:00:00.000Z')
+    t.equal((await get((await complete(next.id)).next_task_id!)).due_date, '2027-03-30T09:00:00.000Z', 'the day the completing write set')
+  })
+
+  t.test('a series written before the day was kept falls on its due date’s day', async (t) => {
+    const task = await create({ title: 'Old', due_date: '2027-01-31T09:00:00Z', recurrence: 'monthly' })
+    await app.db.orm.execute(sql`update tasks set recurrence_day = null where id = ${task.id}`)
+    t.same(await series(task, 3), ['2027-01-31T09:00:00.000Z', '2027-02-28T09:00:00.000Z', '2027-03-31T09:00:00.000Z'])
+  })
 
   t.test('exactly once: un-completing and completing again creates nothing new', async (t) => {
     const task = await create({ title: 'Once', due_date: '2027-05-01T08:00:00Z', recurrence: 'daily' })

@@ -1,5 +1,4 @@
-import { and, arrayContains, count, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, ne, or, sql, type Param, type SQL, type SQLWrapper, type WithSubquery } from 'drizzle-orm'
-import { createHash } from 'node:crypto'
+import { and, arrayContains, count, eq, getTableColumns, gt, gte, isNull, lt, lte, ne, or, sql, type Param, type SQL, type SQLWrapper, type WithSubquery } from 'drizzle-orm'
 import type { PgPreparedQuery, PgUpdateSetSource, PreparedQueryConfig } from 'drizzle-orm/pg-core'
 import type { Orm } from '../db/database.js'
 import { sqlState, violatedConstraint } from '../db/errors.js'
@@ -15,6 +14,7 @@ import {
   type IdempotencyKeyRow,
 } from '../db/schema.js'
 import { uuidv7 } from '../db/uuidv7.js'
+import { preparedStatementsOf, type PreparedStatements } from './prepared-statements.js'
 
 /** The columns a task has on the wire; the change feed's and the series' bookkeeping stays in the database. */
 const { deleted_at: _deletedAt, change_xid: _changeXid, recurrence_day: _recurrenceDay, ...TASK_COLUMNS } = getTableColumns(tasks)
@@ -137,8 +137,8 @@ export interface ListOptions {
 /** What a listing's statement depends on, values aside: one prepared statement per shape. */
 interface ListShape {
   status: NonNullable<ListOptions['status']>
-  /** How many priorities are accepted. */
-  priorities: number
+  /** Whether priorities are filtered (bound as one array, however many). */
+  priority: boolean
   tag: boolean
   q: boolean
   due_before: boolean
@@ -184,9 +184,10 @@ interface WriteStatement {
 }
 
 /**
- * A write, prepared once per shape: `shape` names everything its SQL depends on, `build` makes that SQL with
- * placeholders, and `values` fill them for this request. It runs as `with …, written as (statement) select …
- * from written`, so the same statement serves a plain write and one that records an Idempotency-Key beside it.
+ * A write, prepared once per shape (see PreparedStatements): `shape` names everything its SQL depends on, `build`
+ * makes that SQL with placeholders, and `values` fill them for this request. It runs as `with …, written as
+ * (statement) select … from written`, so the same statement serves a plain write and one that records an
+ * Idempotency-Key beside it.
  */
 interface Write {
   shape: string
@@ -210,10 +211,8 @@ const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (character) =>
  * HTTP driver has no interactive transactions, and one statement is atomic on every driver.
  */
 export class TaskRepository {
-  /** Prepared statements by shape: bounded sets, since every choice in a shape is from a short list. */
-  private readonly listQueries = new Map<string, ReturnType<TaskRepository['prepareList']>>()
-  private readonly writeQueries = new Map<string, ReturnType<TaskRepository['prepareWrite']>>()
-
+  /** Listings and writes, prepared per shape within the process's bound; the feed's two shapes are its own. */
+  private readonly statements: PreparedStatements
   private readonly changeQueries = new Map<string, ReturnType<TaskRepository['prepareChanges']>>()
 
   /** Statements of a single shape, prepared once. */
@@ -221,21 +220,35 @@ export class TaskRepository {
   private readonly countOne
   private readonly clearCompleted
   private readonly ownedElsewhere
+  private readonly recordedKey
+  private readonly expiredKey
 
   constructor(private readonly orm: Orm) {
-    this.getOne = orm.select(TASK_COLUMNS).from(tasks).where(target(undefined)).prepare('tasks_get')
-    this.countOne = this.prepareStats()
-    this.clearCompleted = orm
-      .update(tasks)
-      .set(TOMBSTONE)
-      .where(and(eq(tasks.user_id, slot('userId')), live, eq(tasks.completed, true)))
-      .returning({ id: tasks.id })
-      .prepare('tasks_clear_completed')
-    this.ownedElsewhere = orm
-      .select({ id: tasks.id })
-      .from(tasks)
-      .where(and(eq(tasks.id, slot('id')), ne(tasks.user_id, slot('userId')), live))
-      .prepare('tasks_owned_elsewhere')
+    const statements = (this.statements = preparedStatementsOf(orm))
+    this.getOne = statements.prepared('tasks_get', '', (name) => orm.select(TASK_COLUMNS).from(tasks).where(target(false)).prepare(name))
+    this.countOne = statements.prepared('tasks_stats', '', (name) => this.prepareStats(name))
+    this.clearCompleted = statements.prepared('tasks_clear_completed', '', (name) =>
+      orm
+        .update(tasks)
+        .set(TOMBSTONE)
+        .where(and(eq(tasks.user_id, slot('userId')), live, eq(tasks.completed, true)))
+        .returning({ id: tasks.id })
+        .prepare(name),
+    )
+    this.ownedElsewhere = statements.prepared('tasks_owned_elsewhere', '', (name) =>
+      orm
+        .select({ id: tasks.id })
+        .from(tasks)
+        .where(and(eq(tasks.id, slot('id')), ne(tasks.user_id, slot('userId')), live))
+        .prepare(name),
+    )
+    this.recordedKey = statements.prepared('idempotency_keys_live', '', (name) => orm.select().from(idempotencyKeys).where(liveKey).prepare(name))
+    this.expiredKey = statements.prepared('idempotency_keys_expired', '', (name) =>
+      orm
+        .delete(idempotencyKeys)
+        .where(and(sameKey, lte(idempotencyKeys.created_at, sql.param(slot('keyExpiredBy'), idempotencyKeys.created_at))))
+        .prepare(name),
+    )
   }
 
   /**
@@ -247,7 +260,7 @@ export class TaskRepository {
     const { limit = DEFAULT_LIMIT, after } = options
     const shape: ListShape = {
       status,
-      priorities: priority?.length ?? 0,
+      priority: priority !== undefined,
       tag: tag !== undefined,
       q: q !== undefined,
       due_before: due_before !== undefined,
@@ -261,7 +274,7 @@ export class TaskRepository {
       userId,
       limit: limit + 1,
       ...(status !== 'all' && { completed: status === 'completed' }),
-      ...Object.fromEntries((priority ?? []).map((value, index) => [`priority${index}`, value])),
+      ...(priority !== undefined && { priorities: tasks.tags.mapToDriverValue(priority) }),
       ...(tag !== undefined && { tags: tasks.tags.mapToDriverValue(tag) }),
       ...(q !== undefined && { pattern: likePattern(q) }),
       ...(due_before !== undefined && { dueBefore: tasks.due_date.mapToDriverValue(due_before) }),
@@ -289,19 +302,19 @@ export class TaskRepository {
    * yields the count when the page is empty. Tasks without a due date come last in both orders.
    */
   private listQuery(shape: ListShape) {
-    const key = JSON.stringify(shape)
-    return preparedOnce(this.listQueries, key, () => this.prepareList(shape, statementName('tasks_list', key)))
+    return this.statements.prepared('tasks_list', JSON.stringify(shape), (name) => this.prepareList(shape, name))
   }
 
   private prepareList(shape: ListShape, name: string) {
-    const { status, priorities, sort, order } = shape
+    const { status, sort, order } = shape
     const { key, type } = SORT_KEYS[sort]
     const pattern = slot('pattern')
     const filters = and(
       eq(tasks.user_id, slot('userId')),
       live,
       status === 'all' ? undefined : eq(tasks.completed, slot('completed')),
-      priorities === 0 ? undefined : inArray(tasks.priority, Array.from({ length: priorities }, (_, index) => slot(`priority${index}`))),
+      // A text[] literal (as the tags column writes one), so that any number of priorities is one statement.
+      shape.priority ? sql`${tasks.priority} = any(${slot('priorities')}::text[])` : undefined,
       shape.tag ? arrayContains(tasks.tags, slot('tags')) : undefined,
       shape.q ? sql`(${tasks.title} ilike ${pattern} escape '\\' or ${tasks.description} ilike ${pattern} escape '\\')` : undefined,
       shape.due_before ? lt(tasks.due_date, slot('dueBefore')) : undefined,
@@ -388,7 +401,7 @@ export class TaskRepository {
     const given = givenFields(fields)
     const write: Write = {
       shape: `create ${shapeOf(fields, given)} ${fields.completed === true}`,
-      values: { ...fields, id: uuidv7(), userId },
+      values: { ...fields, ...seriesDayValue(fields), id: uuidv7(), userId },
       build: this.inserting.bind(this, fields, given),
     }
     return (await this.run(userId, write, claim))!
@@ -400,7 +413,14 @@ export class TaskRepository {
       // `title` is named first for the insert's type, which requires one; fieldValues sets it again.
       statement: this.orm
         .insert(tasks)
-        .values({ title: slot('title'), ...fieldValues(fields, given), id: slot('id'), user_id: slot('userId'), completed_at: fields.completed ? sql`now()` : null })
+        .values({
+          title: slot('title'),
+          ...fieldValues(fields, given),
+          ...(fields.due_date && { recurrence_day: slot('recurrenceDay') }),
+          id: slot('id'),
+          user_id: slot('userId'),
+          completed_at: fields.completed ? sql`now()` : null,
+        })
         .returning(TASK_COLUMNS),
     }
   }
@@ -420,33 +440,34 @@ export class TaskRepository {
     // Only a write that may complete the task can create a next occurrence.
     const completes = changes.completed === true
     const write: Write = {
-      shape: `update ${shapeOf(changes, given)} ${changes.completed} ${expected?.length}`,
-      values: { ...changes, ...targetValues(userId, id, expected), ...(completes && { spawnId: uuidv7() }) },
-      build: this.changing.bind(this, changes, given, expected?.length),
+      shape: `update ${shapeOf(changes, given)} ${changes.completed} ${expected !== undefined}`,
+      values: { ...changes, ...seriesDayValue(changes), ...targetValues(userId, id, expected), ...(completes && { spawnId: uuidv7() }) },
+      build: this.changing.bind(this, changes, given, expected !== undefined),
     }
     return this.run(userId, write, claim)
   }
 
-  private changing(changes: Partial<TaskFields>, given: (keyof TaskFields)[], expectedCount: number | undefined): WriteStatement {
+  private changing(changes: Partial<TaskFields>, given: (keyof TaskFields)[], conditional: boolean): WriteStatement {
     const changed = or(...given.map((field) => sql`${tasks[field]} is distinct from ${fieldValue(changes, field)}`))
     const set = {
       ...fieldValues(changes, given),
       ...(changes.completed !== undefined && {
         completed_at: changes.completed ? sql`case when ${tasks.completed} then ${tasks.completed_at} else now() end` : null,
       }),
+      ...(changes.due_date !== undefined && { recurrence_day: seriesDayWritten(changes, sql`${tasks.due_date}`, sql`${tasks.recurrence_day}`) }),
       updated_at: sql`case when ${changed} then now() else ${tasks.updated_at} end`,
       version: sql`case when ${changed} then ${tasks.version} + 1 else ${tasks.version} end`,
       change_xid: sql`case when ${changed} then ${currentTransactionId} else ${tasks.change_xid} end`,
     }
-    return changes.completed === true ? this.completing(set, changes, expectedCount) : this.updating(set, expectedCount)
+    return changes.completed === true ? this.completing(set, changes, conditional) : this.updating(set, conditional)
   }
 
   /** Flips `completed` in one statement, so two concurrent toggles cannot both read the same old value. */
   async toggleCompleted(userId: string, id: string, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
     const write: Write = {
-      shape: `toggle ${expected?.length}`,
+      shape: `toggle ${expected !== undefined}`,
       values: { ...targetValues(userId, id, expected), spawnId: uuidv7() },
-      build: this.completing.bind(this, TOGGLE, {}, expected?.length),
+      build: this.completing.bind(this, TOGGLE, {}, expected !== undefined),
     }
     return this.run(userId, write, claim)
   }
@@ -454,15 +475,15 @@ export class TaskRepository {
   /** Leaves a tombstone for sync; every other query treats the task as gone. */
   async delete(userId: string, id: string, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
     const write: Write = {
-      shape: `delete ${expected?.length}`,
+      shape: `delete ${expected !== undefined}`,
       values: targetValues(userId, id, expected),
-      build: this.updating.bind(this, TOMBSTONE, expected?.length),
+      build: this.updating.bind(this, TOMBSTONE, expected !== undefined),
     }
     return this.run(userId, write, claim)
   }
 
-  private updating(set: UpdateSet, expectedCount: number | undefined): WriteStatement {
-    return { with: [], statement: this.orm.update(tasks).set(set).where(target(expectedCount)).returning(TASK_COLUMNS) }
+  private updating(set: UpdateSet, conditional: boolean): WriteStatement {
+    return { with: [], statement: this.orm.update(tasks).set(set).where(target(conditional)).returning(TASK_COLUMNS) }
   }
 
   /**
@@ -470,31 +491,43 @@ export class TaskRepository {
    * creates its next occurrence and links it in `next_task_id`, all in one statement (Neon's HTTP driver has no
    * transactions). `target` locks the row, so of two concurrent completions the second waits, then sees the
    * first's `next_task_id` and spawns nothing: exactly once. The occurrence copies the task as this write leaves
-   * it (the fields in `changes` override the stored ones), with the due date one period later, computed in UTC so
-   * month ends clamp (Jan 31 + 1 month = Feb 28 or 29). The series ends in year 9999: a date past it cannot be
+   * it (the fields in `changes` override the stored ones), due one period later in UTC, at the same time of day.
+   * A monthly or yearly series keeps its day of month (`recurrence_day`), clamped to the length of the month
+   * that lacks it: Jan 31 → Feb 28 → Mar 31; Feb 29, 2028 → Feb 28, 2029 → … → Feb 29, 2032. A series from
+   * before the day was kept falls on its due date's day. The series ends in year 9999: a date past it cannot be
    * written.
    */
-  private completing(set: UpdateSet, changes: Partial<TaskFields>, expectedCount: number | undefined): WriteStatement {
+  private completing(set: UpdateSet, changes: Partial<TaskFields>, conditional: boolean): WriteStatement {
     const field = (name: keyof TaskFields, type: string) =>
       changes[name] === undefined ? sql.raw(`target.${name}`) : sql`${fieldValue(changes, name)}::${sql.raw(type)}`
     const recurrence = field('recurrence', 'text')
-    const locked = this.orm.$with('target', {}).as(sql`select * from ${tasks} where ${target(expectedCount)} for update`)
+    const dueDate = field('due_date', 'timestamptz')
+    const seriesDay = seriesDayWritten(changes, sql.raw('target.due_date'), sql.raw('target.recurrence_day')) ?? sql.raw('target.recurrence_day')
+    const locked = this.orm.$with('target', {}).as(sql`select * from ${tasks} where ${target(conditional)} for update`)
+    // `due`: the due date in UTC and the series' day; `period`: the first day of the month the next one falls in.
     const spawned = this.orm.$with('spawned', {}).as(sql`
-      insert into ${tasks} (id, user_id, title, description, priority, tags, due_date, recurrence)
+      insert into ${tasks} (id, user_id, title, description, priority, tags, due_date, recurrence, recurrence_day)
       select ${slot('spawnId')}::uuid, target.user_id, ${field('title', 'text')}, ${field('description', 'text')},
         ${field('priority', 'text')}, ${field('tags', 'text[]')},
-        ((${field('due_date', 'timestamptz')}) at time zone 'UTC' + case ${recurrence}
-          when 'daily' then interval '1 day' when 'weekly' then interval '7 days'
-          when 'monthly' then interval '1 month' when 'yearly' then interval '1 year' end) at time zone 'UTC',
-        ${recurrence}
+        (case ${recurrence}
+          when 'daily' then due.local + interval '1 day'
+          when 'weekly' then due.local + interval '7 days'
+          else period.first + make_interval(days => least(due.day, extract(day from period.first + interval '1 month' - interval '1 day'))::int - 1)
+            + (due.local - date_trunc('day', due.local))
+        end) at time zone 'UTC',
+        ${recurrence}, due.day
       from target
+        cross join lateral (select local, coalesce(${seriesDay}, extract(day from local))::smallint as day
+          from (select (${dueDate}) at time zone 'UTC' as local) as utc) as due
+        cross join lateral (select date_trunc('month', due.local)
+          + case ${recurrence} when 'yearly' then interval '1 year' else interval '1 month' end as first) as period
       where not target.completed and ${recurrence} is not null and target.next_task_id is null
-        and ${field('due_date', 'timestamptz')} < '9999-01-01T00:00:00Z'
+        and ${dueDate} < '9999-01-01T00:00:00Z'
       returning id`)
     const statement = this.orm
       .update(tasks)
       .set({ ...set, next_task_id: sql`coalesce(${tasks.next_task_id}, (select id from spawned))` })
-      .where(target(expectedCount))
+      .where(target(conditional))
       .returning(TASK_COLUMNS)
     return { with: [locked, spawned], statement }
   }
@@ -512,7 +545,7 @@ export class TaskRepository {
    */
   private async run(userId: string, write: Write, claim: IdempotencyClaim | undefined): Promise<WriteResult> {
     if (claim === undefined) {
-      const prepared = preparedOnce(this.writeQueries, write.shape, () => this.prepareWrite(write))
+      const prepared = this.statements.prepared('tasks_write', write.shape, (name) => this.prepareWrite(write, name))
       const [row] = await rowsOf<TaskRow>(prepared, write.values).catch(recurrenceWithoutDueDate)
       return row && taskOf(row)
     }
@@ -527,52 +560,43 @@ export class TaskRepository {
         if (violatedConstraint(error) !== IDEMPOTENCY_KEY || attempt === 3) throw error
         const recorded = await this.recordedResponse(userId, claim)
         if (recorded !== undefined) return recorded
-        await this.orm.delete(idempotencyKeys).where(and(this.sameKey(userId, claim), lte(idempotencyKeys.created_at, expiredBy(claim))))
+        await this.expiredKey.execute(claimValues(userId, claim))
       }
     }
   }
 
   /** A write's statement, `with …, written as (write) select … from written`, prepared once per shape. */
-  private prepareWrite(write: Write) {
+  private prepareWrite(write: Write, name: string) {
     const { with: ctes, statement } = write.build()
     const written = this.orm.$with('written', TASK_COLUMNS).as(statement.getSQL())
-    return this.orm.with(...ctes, written).select().from(written).prepare(statementName('tasks_write', write.shape))
+    return this.orm.with(...ctes, written).select().from(written).prepare(name)
   }
 
-  /** The write, the lookup of its key and the key's record in one statement; built per request (keys are rare). */
+  /** The write, the lookup of its key and the key's record in one statement, prepared once per shape. */
   private async runClaimed(userId: string, write: Write, claim: IdempotencyClaim): Promise<WriteResult> {
-    const { with: ctes, statement } = write.build()
-    const written = this.orm.$with('written', TASK_COLUMNS).as(statement.getSQL())
-    const existing = this.orm.$with('existing').as(this.orm.select().from(idempotencyKeys).where(this.liveKey(userId, claim)))
     const withBody = claim.status !== 204
-    const recorded = this.orm.$with('recorded', {}).as(sql`
-      insert into ${idempotencyKeys} (user_id, key, fingerprint, status, task, created_at)
-      select ${userId}, ${claim.key}, ${claim.fingerprint}, ${claim.status}, ${withBody ? sql`to_jsonb(written)` : null}, ${claim.now}
-      from written`)
-    const [row] = await this.orm
-      .with(...ctes, written, existing, recorded)
-      .select()
-      .from(written)
-      .fullJoin(existing, sql`true`)
-      .prepare(statementName('tasks_keyed_write', `${write.shape} ${withBody}`))
-      .execute(write.values)
-      .catch(recurrenceWithoutDueDate)
+    const prepared = this.statements.prepared('tasks_keyed_write', `${write.shape} ${withBody}`, (name) => this.prepareClaimed(write, withBody, name))
+    const [row] = await prepared.execute({ ...write.values, ...claimValues(userId, claim) }).catch(recurrenceWithoutDueDate)
     if (row?.existing) return recordedResponse(row.existing)
     return row?.written ?? undefined
   }
 
+  private prepareClaimed(write: Write, withBody: boolean, name: string) {
+    const { with: ctes, statement } = write.build()
+    const written = this.orm.$with('written', TASK_COLUMNS).as(statement.getSQL())
+    const existing = this.orm.$with('existing').as(this.orm.select().from(idempotencyKeys).where(liveKey))
+    const recorded = this.orm.$with('recorded', {}).as(sql`
+      insert into ${idempotencyKeys} (user_id, key, fingerprint, status, task, created_at)
+      select ${slot('userId')}, ${slot('idempotencyKey')}, ${slot('keyFingerprint')}, ${slot('keyStatus')}, ${withBody ? sql`to_jsonb(written)` : null},
+        ${sql.param(slot('keyRecordedAt'), idempotencyKeys.created_at)}
+      from written`)
+    return this.orm.with(...ctes, written, existing, recorded).select().from(written).fullJoin(existing, sql`true`).prepare(name)
+  }
+
   /** The record of the caller's key, when it is live. */
   private async recordedResponse(userId: string, claim: IdempotencyClaim): Promise<RecordedResponse | undefined> {
-    const [stored] = await this.orm.select().from(idempotencyKeys).where(this.liveKey(userId, claim))
+    const [stored] = await this.recordedKey.execute(claimValues(userId, claim))
     return stored && recordedResponse(stored)
-  }
-
-  private sameKey(userId: string, claim: IdempotencyClaim): SQL | undefined {
-    return and(eq(idempotencyKeys.user_id, userId), eq(idempotencyKeys.key, claim.key))
-  }
-
-  private liveKey(userId: string, claim: IdempotencyClaim): SQL | undefined {
-    return and(this.sameKey(userId, claim), gt(idempotencyKeys.created_at, expiredBy(claim)))
   }
 
   /** Counts in one pass over the caller's tasks; overdue and per-priority counts are of pending tasks. */
@@ -582,7 +606,7 @@ export class TaskRepository {
     return { total: total!, completed: completed!, pending: total! - completed!, overdue: overdue!, by_priority: byPriority as TaskStats['by_priority'] }
   }
 
-  private prepareStats() {
+  private prepareStats(name: string) {
     const pending = sql`not ${tasks.completed}`
     const counted = (condition: SQL) => sql<number>`count(*) filter (where ${condition})`.mapWith(Number)
     return this.orm
@@ -594,7 +618,7 @@ export class TaskRepository {
       })
       .from(tasks)
       .where(and(eq(tasks.user_id, slot('userId')), live))
-      .prepare('tasks_stats')
+      .prepare(name)
   }
 
   /** Deletes the caller's completed tasks (leaving tombstones) and says how many. */
@@ -610,9 +634,6 @@ export class TaskRepository {
     return (await this.ownedElsewhere.execute({ userId, id })).length > 0
   }
 }
-
-/** Keys recorded at or before this are expired. */
-const expiredBy = (claim: IdempotencyClaim) => new Date(claim.now.getTime() - IDEMPOTENCY_KEY_LIFETIME_MS)
 
 /** The cached prepared statement for `key`, prepared on first use. */
 function preparedOnce<T>(cache: Map<string, T>, key: string, prepare: () => T): T {
@@ -676,12 +697,45 @@ function laterOf(a: FeedPosition, b: FeedPosition): FeedPosition {
 
 const slot = (name: string) => sql.placeholder(name)
 
+/** The caller's Idempotency-Key, and the same while it is live; the placeholders claimValues fills. */
+const sameKey = and(eq(idempotencyKeys.user_id, slot('userId')), eq(idempotencyKeys.key, slot('idempotencyKey')))
+const liveKey = and(sameKey, gt(idempotencyKeys.created_at, sql.param(slot('keyExpiredBy'), idempotencyKeys.created_at)))
+
+/** A claim's values for its statements' placeholders; keys recorded at or before `keyExpiredBy` are expired. */
+function claimValues(userId: string, claim: IdempotencyClaim): Record<string, unknown> {
+  return {
+    userId,
+    idempotencyKey: claim.key,
+    keyFingerprint: claim.fingerprint,
+    keyStatus: claim.status,
+    keyRecordedAt: claim.now,
+    keyExpiredBy: new Date(claim.now.getTime() - IDEMPOTENCY_KEY_LIFETIME_MS),
+  }
+}
+
 /**
  * A field's value in a prepared write's SQL: a placeholder that the column encodes (arrays and dates as
  * PostgreSQL reads them), or SQL null, which column encoders do not take.
  */
 function fieldValue(fields: Partial<TaskFields>, name: keyof TaskFields): SQL | Param {
   return fields[name] === null ? sql`null` : sql.param(slot(name), tasks[name])
+}
+
+/** The placeholder value of a write's series day (see seriesDayWritten): the due date's day of month in UTC. */
+function seriesDayValue(fields: Partial<TaskFields>): { recurrenceDay?: number } {
+  return fields.due_date ? { recurrenceDay: fields.due_date.getUTCDate() } : {}
+}
+
+/**
+ * The series' day of month as a write leaves it, from the row before the write (its `due_date` and
+ * `recurrence_day`): the new due date's day when the write moves the due date, else the stored day (so a client
+ * sending the due date it read, Feb 28 of a series on the 31st, does not move the series); null without a due
+ * date. Undefined when the write leaves the due date alone.
+ */
+function seriesDayWritten(fields: Partial<TaskFields>, storedDueDate: SQL, storedDay: SQL): SQL | undefined {
+  if (fields.due_date === undefined) return undefined
+  if (fields.due_date === null) return sql`null`
+  return sql`case when ${storedDueDate} is distinct from ${fieldValue(fields, 'due_date')} then ${slot('recurrenceDay')}::smallint else ${storedDay} end`
 }
 
 /** The fields to insert or set: insert and set wrap each placeholder with its column's encoder themselves. */
@@ -696,24 +750,17 @@ function givenFields(fields: Partial<TaskFields>): (keyof TaskFields)[] {
   return (Object.keys(fields) as (keyof TaskFields)[]).filter((field) => fields[field] !== undefined).sort()
 }
 
-/** The caller's task with this id, and with one of the expected versions when there are any (see targetValues). */
-function target(expectedCount: number | undefined): SQL | undefined {
-  const versions = expectedCount === undefined ? undefined : Array.from({ length: expectedCount }, (_, index) => slot(`expected${index}`))
-  return and(eq(tasks.id, slot('id')), eq(tasks.user_id, slot('userId')), live, versions && inArray(tasks.version, versions))
+/**
+ * The caller's task with this id and, when the write is conditional, with one of the expected versions: bound as
+ * one int[] literal (see targetValues), so that any number of If-Match tags is one statement.
+ */
+function target(conditional: boolean): SQL | undefined {
+  return and(eq(tasks.id, slot('id')), eq(tasks.user_id, slot('userId')), live, conditional ? sql`${tasks.version} = any(${slot('expected')}::int[])` : undefined)
 }
 
-/** The values of target's placeholders; built without intermediate arrays, as every keyed request needs one. */
+/** The values of target's placeholders; versions are integers (src/http/etag.ts), so the literal needs no quoting. */
 function targetValues(userId: string, id: string, expected: ExpectedVersions): Record<string, unknown> {
-  const values: Record<string, unknown> = { userId, id }
-  expected?.forEach((version, index) => {
-    values[`expected${index}`] = version
-  })
-  return values
-}
-
-/** A prepared statement's name: the same for the same SQL in every repository, as a shared connection needs. */
-function statementName(kind: string, shape: string): string {
-  return `${kind}_${createHash('sha256').update(shape).digest('base64url').slice(0, 24)}`
+  return expected === undefined ? { userId, id } : { userId, id, expected: `{${expected.join(',')}}` }
 }
 
 /** What toggling sets. */

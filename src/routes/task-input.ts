@@ -1,20 +1,42 @@
 import { invalidRequest } from '../http/problem.js'
 import type { TaskFields } from '../repositories/tasks.js'
+import { MAX_TAG_LENGTH_AS_SENT, MAX_TAGS, MAX_TAGS_AS_SENT } from '../schemas/task.js'
 
 /**
  * Normalises a task body before validation, so the limits count what is stored: title and description are
  * trimmed (a blank description is no description); tags are trimmed, lower-cased and de-duplicated in order.
- * Values of the wrong type are left for validation to refuse.
+ * Values of the wrong type are left for validation to refuse. Tags as sent are bounded first (a 422), so the
+ * work stays small whatever the body limit.
  */
 export function normalizeTaskInput(body: unknown): void {
   if (typeof body !== 'object' || body === null) return
   const fields = body as Record<string, unknown>
   if (typeof fields.title === 'string') fields.title = fields.title.trim()
   if (typeof fields.description === 'string') fields.description = fields.description.trim() || null
-  if (Array.isArray(fields.tags)) {
-    const tags = fields.tags.map((tag: unknown) => (typeof tag === 'string' ? tag.trim().toLowerCase() : tag))
-    fields.tags = tags.filter((tag, index) => typeof tag !== 'string' || tags.indexOf(tag) === index)
+  if (Array.isArray(fields.tags)) fields.tags = normalizeTags(fields.tags)
+}
+
+/** Tags trimmed, lower-cased and de-duplicated in order, in one pass; anything not a string is kept for validation. */
+function normalizeTags(sent: unknown[]): unknown[] {
+  if (sent.length > MAX_TAGS_AS_SENT) {
+    throw invalidRequest([{ path: '/body/tags', message: `must have at most ${MAX_TAGS_AS_SENT} items as sent (and ${MAX_TAGS} once duplicates are dropped)` }])
   }
+  const seen = new Set<string>()
+  const tags: unknown[] = []
+  for (const [index, tag] of sent.entries()) {
+    if (typeof tag !== 'string') {
+      tags.push(tag)
+      continue
+    }
+    if (tag.length > MAX_TAG_LENGTH_AS_SENT) {
+      throw invalidRequest([{ path: `/body/tags/${index}`, message: `must be at most ${MAX_TAG_LENGTH_AS_SENT} characters before trimming` }])
+    }
+    const normalized = tag.trim().toLowerCase()
+    if (seen.has(normalized)) continue
+    seen.add(normalized)
+    tags.push(normalized)
+  }
+  return tags
 }
 
 /** A validated body as the repository takes it: the due date as a Date. */

@@ -17,7 +17,7 @@ import changesRoute from './changes.js'
 import { decodeCursor, encodeCursor, invalidCursor, nextPageLink } from './list-cursor.js'
 import { apiProblems, emptyResponse, jsonResponse } from '../schemas/responses.js'
 import { NoQuery } from '../schemas/no-query.js'
-import { UUID_PATTERN } from '../schemas/patterns.js'
+import { ENTITY_TAGS_PATTERN, UUID_PATTERN } from '../schemas/patterns.js'
 import { ref } from '../schemas/ref.js'
 import {
   ClearCompletedQuery,
@@ -41,14 +41,23 @@ const TaskId = Type.String({ format: 'uuid', maxLength: 36, pattern: UUID_PATTER
 const UserId = Type.String({ minLength: 1, maxLength: MAX_USER_ID_LENGTH, description: 'Must equal the token’s `sub`.' })
 const IfMatchHeader = Type.Object({
   'if-match': Type.Optional(
-    Type.String({ maxLength: 1024, description: 'Write only if the task’s current `ETag` is one of these; else `412` and nothing changes.' }),
+    Type.String({
+      maxLength: 1024,
+      pattern: ENTITY_TAGS_PATTERN,
+      description:
+        'Write only if the task’s current `ETag` is one of these, compared character for character (weak tags never match); else `412` and nothing changes. `*`: any current version. Not `*` or a list of quoted entity tags: `422`.',
+    }),
   ),
 })
 /** Headers of a write to one task: a condition, and a key that makes it safe to retry. */
 const TaskWriteHeaders = Type.Object({ ...IfMatchHeader.properties, ...IdempotencyKeyHeader.properties })
 const IfNoneMatchHeader = Type.Object({
   'if-none-match': Type.Optional(
-    Type.String({ maxLength: 1024, description: '`304` without a body when the task’s current `ETag` is one of these.' }),
+    Type.String({
+      maxLength: 1024,
+      pattern: ENTITY_TAGS_PATTERN,
+      description: '`304` without a body when the task’s current `ETag` is one of these (weak comparison: `W/` is ignored), or `*`. Not `*` or a list of quoted entity tags: `422`.',
+    }),
   ),
 })
 

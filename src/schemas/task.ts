@@ -25,22 +25,38 @@ const Title = Type.String({
   examples: ['Buy milk'],
 })
 
+/** A stored description: never empty (an empty one is stored as null). */
 const Description = Nullable(Type.String({ minLength: 1, maxLength: 1000, pattern: STORABLE_TEXT_PATTERN }), {
-  description: 'Trimmed before validation; at most 1000 code points; an empty string is stored as null.',
+  description: 'At most 1000 code points; null when there is none.',
+})
+
+/** A description as clients send it: an empty or blank one is accepted and stored as null. */
+const DescriptionInput = Nullable(Type.String({ maxLength: 1000, pattern: STORABLE_TEXT_PATTERN }), {
+  description: 'Trimmed before validation; at most 1000 code points after that; an empty or blank string is stored as null.',
 })
 
 const Completed = Type.Boolean({ description: 'Whether the task is done.' })
 
 const Priority = StringEnum(PRIORITIES, { description: 'Default: `medium`.' })
 
+/** Tags a task holds, at most. */
+export const MAX_TAGS = 20
+/**
+ * Bounds on tags as sent, checked before they are normalised (a 422): generous enough for the de-duplication the
+ * schema promises, small enough that normalising them is no work whatever the body limit.
+ */
+export const MAX_TAGS_AS_SENT = 100
+export const MAX_TAG_LENGTH_AS_SENT = 256
+
 const Tags = Type.Array(Type.String({ minLength: 1, maxLength: 32, pattern: STORABLE_TEXT_PATTERN }), {
-  maxItems: 20,
-  description: 'Each tag is trimmed and lower-cased; duplicates are dropped, order kept; at most 20 after that.',
+  maxItems: MAX_TAGS,
+  description: `Each tag is trimmed and lower-cased; duplicates are dropped, order kept; at most ${MAX_TAGS} after that, of 1–32 code points each. As sent, at most ${MAX_TAGS_AS_SENT} tags of at most ${MAX_TAG_LENGTH_AS_SENT} UTF-16 code units each (before trimming).`,
   examples: [['work', 'errands']],
 })
 
 const Recurrence = Nullable(StringEnum(RECURRENCES), {
-  description: 'Completing the task creates its next occurrence, due one period later (UTC). Needs a `due_date`.',
+  description:
+    'Completing the task creates its next occurrence, due one period later (UTC, same time of day); a monthly or yearly series keeps its day of month, clamped in months that lack it (Jan 31 → Feb 28 → Mar 31). Needs a `due_date`.',
 })
 
 /** A due date as clients send it: an RFC 3339 date-time with an offset, or null for none. */
@@ -50,7 +66,7 @@ const DueDateInput = Nullable(DateTimeInput('When the task is due; stored in UTC
 
 /** The fields a client may write, shared by create and update. */
 const writable = {
-  description: Type.Optional(Description),
+  description: Type.Optional(DescriptionInput),
   completed: Type.Optional(Completed),
   priority: Type.Optional(Priority),
   tags: Type.Optional(Tags),

@@ -22,8 +22,8 @@ const COLUMNS = [
   'updated_at',
 ] as const
 
-/** Every column of the table, as an insert lists them: the task's, then the change feed's bookkeeping. */
-const TABLE_COLUMNS = [...COLUMNS, 'deleted_at', 'change_xid'] as const
+/** Every column of the table, as an insert lists them: the task's, with the series' day, then the change feed's bookkeeping. */
+const TABLE_COLUMNS = [...COLUMNS.slice(0, COLUMNS.indexOf('version')), 'recurrence_day', ...COLUMNS.slice(COLUMNS.indexOf('version')), 'deleted_at', 'change_xid'] as const
 
 const quoted = (names: readonly string[], table?: string) => names.map((name) => (table ? `"${table}"."${name}"` : `"${name}"`)).join(', ')
 const RETURNING = `returning ${quoted(COLUMNS)}`
@@ -68,7 +68,8 @@ export function listStatement(userId: string, filters: ListFilters, limit: numbe
   const where = () => {
     const conditions = [`"tasks"."user_id" = ${param(userId)}`, '"tasks"."deleted_at" is null']
     if (filters.status !== 'all') conditions.push(`"tasks"."completed" = ${param(filters.status === 'completed')}`)
-    if (filters.priority !== undefined) conditions.push(`"tasks"."priority" in (${filters.priority.map(param).join(', ')})`)
+    // Any number of priorities is one array parameter: a text[] literal.
+    if (filters.priority !== undefined) conditions.push(`"tasks"."priority" = any(${param(`{${filters.priority.map((priority) => `"${priority}"`).join(',')}}`)}::text[])`)
     return `(${conditions.join(' and ')})`
   }
   const key = SORT_KEYS[filters.sort]
@@ -78,7 +79,7 @@ export function listStatement(userId: string, filters: ListFilters, limit: numbe
     `select ${quoted(COLUMNS)}, (${key})::text as "sort_key" from "tasks" where ${where()} ` +
     `order by ${key} ${direction}, "tasks"."id" ${filters.order} limit ${param(limit + 1)}`
   const text = `select "total", ${quoted(COLUMNS, 'page')}, "sort_key" from (${counted}) "counted" left join lateral (${page}) "page" on true`
-  const name = `list_${filters.status}_${filters.priority?.length ?? 0}_${filters.sort}_${filters.order}`
+  const name = `list_${filters.status}_${filters.priority === undefined ? 'any' : 'priorities'}_${filters.sort}_${filters.order}`
   return { name, text, values }
 }
 
@@ -103,7 +104,8 @@ export interface NewTask {
 export function createStatement(id: string, userId: string, task: NewTask): Statement {
   const values: unknown[] = []
   const param = (value: unknown) => `$${values.push(value)}`
-  const given: Record<string, unknown> = { ...task, id, user_id: userId }
+  // A due date sets the series' day of month (UTC).
+  const given: Record<string, unknown> = { ...task, ...(task.due_date && { recurrence_day: task.due_date.getUTCDate() }), id, user_id: userId }
   const valueOf = (column: (typeof TABLE_COLUMNS)[number]) => {
     if (column === 'completed_at') return task.completed ? 'now()' : param(null)
     return given[column] === undefined ? 'default' : param(given[column])
@@ -116,19 +118,26 @@ export function createStatement(id: string, userId: string, task: NewTask): Stat
 /**
  * `PATCH …/complete` with `{"completed": true}`: sets the flag, moves `updated_at` and `version` only when it
  * changes, and, when this completes a recurring task for the first time, inserts its next occurrence and links
- * it, all in one statement. (`{"completed": false}` is a plain update in the repository; the benchmark never
- * sends it.)
+ * it, all in one statement; a monthly or yearly series keeps its day of month. (`{"completed": false}` is a
+ * plain update in the repository; the benchmark never sends it.)
  */
 export function completeStatement(userId: string, id: string, nextId: string): Statement {
   const text = `with "target" as (select * from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2 and "tasks"."deleted_at" is null) for update), "spawned" as (
-      insert into "tasks" (id, user_id, title, description, priority, tags, due_date, recurrence)
+      insert into "tasks" (id, user_id, title, description, priority, tags, due_date, recurrence, recurrence_day)
       select $3::uuid, target.user_id, target.title, target.description,
         target.priority, target.tags,
-        ((target.due_date) at time zone 'UTC' + case target.recurrence
-          when 'daily' then interval '1 day' when 'weekly' then interval '7 days'
-          when 'monthly' then interval '1 month' when 'yearly' then interval '1 year' end) at time zone 'UTC',
-        target.recurrence
+        (case target.recurrence
+          when 'daily' then due.local + interval '1 day'
+          when 'weekly' then due.local + interval '7 days'
+          else period.first + make_interval(days => least(due.day, extract(day from period.first + interval '1 month' - interval '1 day'))::int - 1)
+            + (due.local - date_trunc('day', due.local))
+        end) at time zone 'UTC',
+        target.recurrence, due.day
       from target
+        cross join lateral (select local, coalesce(target.recurrence_day, extract(day from local))::smallint as day
+          from (select (target.due_date) at time zone 'UTC' as local) as utc) as due
+        cross join lateral (select date_trunc('month', due.local)
+          + case target.recurrence when 'yearly' then interval '1 year' else interval '1 month' end as first) as period
       where not target.completed and target.recurrence is not null and target.next_task_id is null
         and target.due_date < '9999-01-01T00:00:00Z'
       returning id), "written" as (update "tasks" set "completed" = $4, "completed_at" = case when "tasks"."completed" then "tasks"."completed_at" else now() end, "next_task_id" = coalesce("tasks"."next_task_id", (select id from spawned)), "version" = case when "tasks"."completed" is distinct from $5 then "tasks"."version" + 1 else "tasks"."version" end, "updated_at" = case when "tasks"."completed" is distinct from $6 then now() else "tasks"."updated_at" end, "change_xid" = case when "tasks"."completed" is distinct from $7 then pg_current_xact_id()::text::bigint else "tasks"."change_xid" end where ("tasks"."id" = $8 and "tasks"."user_id" = $9 and "tasks"."deleted_at" is null) ${RETURNING}) ${selectWritten}`
