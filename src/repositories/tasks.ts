@@ -6,6 +6,7 @@ import { sqlState, violatedConstraint } from '../db/errors.js'
 import {
   currentTransactionId,
   feedHorizon,
+  feedWatermark,
   IDEMPOTENCY_KEY,
   idempotencyKeys,
   priorityRank,
@@ -98,12 +99,10 @@ export interface ChangesPage {
   floor: bigint
   /** More changes are ready now. */
   hasMore: boolean
-  /**
-   * When a full page stops: the time of its last change. Every change after the position was made after it,
-   * so tombstones older than it are never needed to continue. Absent when the page reaches the horizon.
-   */
-  lastChangedAt?: Date
 }
+
+/** The purge has deleted a tombstone that a client at this position may still need: it must start again. */
+export class FeedPositionPurgedError extends Error {}
 
 /** The position before every change. */
 const FEED_START: FeedPosition = { xid: 0n, id: '00000000-0000-0000-0000-000000000000' }
@@ -345,10 +344,17 @@ export class TaskRepository {
    *   re-reads what it has.
    * The cost: a long-running transaction anywhere in the database cluster holds the horizon back, so changes
    * after it reach clients late (never lost). Every write here is one short statement.
+   *
+   * The purge deletes old tombstones and, in the same statement, moves a watermark to the highest position it
+   * deleted. This read takes the watermark from its own snapshot: a position behind it may have lost a
+   * tombstone it needs (FeedPositionPurgedError), unless the client began after it (the watermark is below the
+   * floor). A position at or past it has lost nothing, however old, and whatever the clocks say.
    */
   async changes(userId: string, { after = FEED_START, floor, limit }: ChangesOptions): Promise<ChangesPage> {
     const prepared = preparedOnce(this.changeQueries, String(floor !== undefined), () => this.prepareChanges(floor !== undefined))
     const rows = await rowsOf<FeedRow>(prepared, { userId, afterXid: after.xid, afterId: after.id, floor, limit: limit + 1 })
+    const watermark = { xid: BigInt(rows[0]!.purged_xid), id: rows[0]!.purged_id }
+    if (floor !== undefined && precedes(after, watermark) && watermark.xid >= floor) throw new FeedPositionPurgedError('a tombstone after this position was purged')
     const readHorizon = BigInt(rows[0]!.horizon)
     // An empty page is one row of nulls beside the horizon.
     const found = rows[0]!.id === null ? [] : rows
@@ -360,10 +366,10 @@ export class TaskRepository {
     const changes = changed.map((row): FeedTask | Tombstone =>
       row.deleted_at === null ? feedTaskOf(row) : { id: row.id, deleted: true, deleted_at: new Date(row.deleted_at) },
     )
-    return { changes, position, floor: floor ?? readHorizon, hasMore, ...(hasMore && { lastChangedAt: new Date(last!.updated_at) }) }
+    return { changes, position, floor: floor ?? readHorizon, hasMore }
   }
 
-  /** A page of the feed and the horizon of its snapshot, which a page needs even when it is empty. */
+  /** A page of the feed, and the horizon and the purge's watermark in its snapshot, which a page needs even when it is empty. */
   private prepareChanges(withFloor: boolean) {
     const page = this.orm
       .select({ ...FEED_TASK_COLUMNS, deleted_at: tasks.deleted_at, change_xid: tasks.change_xid })
@@ -381,7 +387,12 @@ export class TaskRepository {
       .limit(slot('limit'))
       .as('page')
     const snapshot = this.orm.select({ horizon: sql<bigint>`${feedHorizon}`.mapWith(BigInt).as('horizon') }).from(sql`(select) as one`).as('snapshot')
-    return this.orm.select().from(snapshot).leftJoin(page, sql`true`).prepare(`tasks_changes_${withFloor ? 'since' : 'from_nothing'}`)
+    return this.orm
+      .select()
+      .from(snapshot)
+      .innerJoin(feedWatermark, sql`true`)
+      .leftJoin(page, sql`true`)
+      .prepare(`tasks_changes_${withFloor ? 'since' : 'from_nothing'}`)
   }
 
   async create(userId: string, fields: Pick<TaskFields, 'title'> & Partial<TaskFields>, claim?: IdempotencyClaim): Promise<Task | RecordedResponse> {
@@ -628,8 +639,14 @@ function preparedOnce<T>(cache: Map<string, T>, key: string, prepare: () => T): 
 type TaskRow = { [K in keyof Task]: Task[K] extends Date ? string : Task[K] extends Date | null ? string | null : Task[K] }
 /** A listing's row: the count of every match, beside a task of the page and its sort key (the cursor's). */
 type ListRow = TaskRow & { total: number | string | bigint; sort_key: string | null }
-/** A feed's row: the read's horizon, beside a task or a tombstone and its change's transaction. */
-type FeedRow = TaskRow & { horizon: string | bigint; deleted_at: string | null; change_xid: string | bigint }
+/** A feed's row: the read's horizon and the purge's watermark, beside a task or a tombstone and its change's transaction. */
+type FeedRow = TaskRow & {
+  horizon: string | bigint
+  purged_xid: string | bigint
+  purged_id: string
+  deleted_at: string | null
+  change_xid: string | bigint
+}
 
 /**
  * Runs a prepared statement and returns its rows as the driver parsed them, keyed by column name, without
@@ -669,9 +686,14 @@ function feedTaskOf(row: TaskRow): FeedTask {
   return task
 }
 
+/** Whether feed position `a` comes before `b` (ids compare as PostgreSQL compares uuids: as lower-case hex). */
+function precedes(a: FeedPosition, b: FeedPosition): boolean {
+  return a.xid < b.xid || (a.xid === b.xid && a.id < b.id)
+}
+
 /** The later of two feed positions. */
 function laterOf(a: FeedPosition, b: FeedPosition): FeedPosition {
-  return a.xid > b.xid || (a.xid === b.xid && a.id > b.id) ? a : b
+  return precedes(a, b) ? b : a
 }
 
 const slot = (name: string) => sql.placeholder(name)

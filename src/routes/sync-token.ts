@@ -1,15 +1,13 @@
 import { createHash } from 'node:crypto'
-import { HttpProblem, invalidRequest } from '../http/problem.js'
+import { invalidRequest } from '../http/problem.js'
 import type { FeedPosition } from '../repositories/tasks.js'
 import { decodeOpaque, encodeOpaque, UUID } from './opaque-token.js'
 
-/** Where a client's replica stands in the change feed, and since when. */
+/** Where a client's replica stands in the change feed. */
 export interface SyncToken {
   position: FeedPosition
   /** Tombstones below this the client never needs (see TaskRepository.changes). */
   floor: bigint
-  /** When the token was issued, by the application's clock: past SYNC_RETENTION it is refused with 410. */
-  issuedAt: number
 }
 
 /** A transaction id as the feed stores it: a non-negative bigint. */
@@ -21,27 +19,21 @@ const ownerTag = (userId: string) => createHash('sha256').update(userId).digest(
 
 /** It holds positions in the caller's own feed only. */
 export function encodeSyncToken(userId: string, token: SyncToken): string {
-  const { position, floor, issuedAt } = token
-  return encodeOpaque({ u: ownerTag(userId), x: String(position.xid), i: position.id, f: String(floor), t: issuedAt })
+  const { position, floor } = token
+  return encodeOpaque({ u: ownerTag(userId), x: String(position.xid), i: position.id, f: String(floor) })
 }
 
-/** The token a client sent as `since`: 422 when it is not one of the caller's, 410 when it is too old. */
-export function decodeSyncToken(text: string, userId: string, now: Date, retentionMs: number): SyncToken {
+/** The token a client sent as `since`: 422 when it is not one of the caller's. */
+export function decodeSyncToken(text: string, userId: string): SyncToken {
   const fields = decodeOpaque(text)
   const valid =
     fields?.u === ownerTag(userId) &&
     isXid(fields.x) &&
     typeof fields.i === 'string' &&
     UUID.test(fields.i) &&
-    isXid(fields.f) &&
-    Number.isSafeInteger(fields.t) &&
-    (fields.t as number) >= 0
+    isXid(fields.f)
   if (!valid) {
     throw invalidRequest([{ path: '/querystring/since', message: 'is not a sync token of yours: send the `next` of your previous page, or leave `since` out' }])
   }
-  const issuedAt = fields!.t as number
-  if (now.getTime() - issuedAt > retentionMs) {
-    throw new HttpProblem(410, 'The sync token is older than SYNC_RETENTION: deleted tasks it would need are gone. Sync again without `since`.')
-  }
-  return { position: { xid: BigInt(fields!.x as string), id: fields!.i as string }, floor: BigInt(fields!.f as string), issuedAt }
+  return { position: { xid: BigInt(fields!.x as string), id: fields!.i as string }, floor: BigInt(fields!.f as string) }
 }
