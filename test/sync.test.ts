@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { eq } from 'drizzle-orm'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import t from 'tap'
+import pg from 'pg'
+import t, { type Test } from 'tap'
 import { feedWatermark, tasks } from '../src/db/schema.js'
 import { bearer, buildApp, json, listen, type TaskJson as Task } from './support/app.js'
-import { forEachDriver } from './support/drivers.js'
+import { databaseUrlFor, forEachDriver, TEST_DATABASE_URL } from './support/drivers.js'
 
 /**
  * Contract §9, incremental sync: `GET …/tasks/changes`. A client that starts from nothing and applies every page
@@ -69,9 +70,9 @@ interface Pulled {
 
 /**
  * Pulls from `since`, page after page until `has_more` is false; while `done(changes so far)` does not hold, waits
- * a moment and pulls again from the latest `next`, for up to 5 s. Why: the feed shows only transactions older than
- * the oldest one running anywhere in the PostgreSQL cluster, and other test files write to the same server, so a
- * change just made may show up a moment late (never out of order, never lost). Absence is never concluded from this.
+ * a moment and pulls again from the latest `next`, for up to 5 s. Why: a write commits after its answer is sent,
+ * and one that commits behind the position a client's pass has read up to reaches it on the next pass (never out of
+ * order, never lost). Absence is never concluded from this.
  */
 async function pullUntil(pullPage: Pull, since: string | undefined, done: (changes: Change[]) => boolean): Promise<Pulled> {
   const deadline = Date.now() + 5000
@@ -112,17 +113,29 @@ const convergesTo = (replica: Map<string, Task>, live: Task[]) => (changes: Chan
 /**
  * Pulls whole passes into `replica` until one brings nothing, and returns its token: from it, the next pass holds
  * only changes made after this call. (A pass may re-send changes the replica has: the feed re-reads what a late
- * commit could have landed behind.) Gives up after 5 s, as pullUntil does.
+ * commit could have landed behind, until a pass begins after every transaction older than those changes ended.
+ * Other sessions on the test server, other test runs included, can hold that for seconds.) Gives up after 20 s.
  */
 async function settled(pullPage: Pull, since: string | undefined, replica: Map<string, Task>): Promise<string> {
-  const deadline = Date.now() + 5000
+  const deadline = Date.now() + 20_000
   for (let next = since; ; await sleep(50)) {
     const pass = await pullUntil(pullPage, next, () => true)
     applyPage(replica, pass.changes)
     if (pass.changes.length === 0) return pass.next
-    if (Date.now() > deadline) throw new Error('the feed did not settle within 5 s')
+    if (Date.now() > deadline) throw new Error('the feed did not settle within 20 s')
     next = pass.next
   }
+}
+
+/**
+ * settled, for a replica that already holds every change: passes may only re-send what it has. Checks that the
+ * replica did not change (nothing new came), and returns the token.
+ */
+async function settledAsIs(t: Test, pullPage: Pull, since: string, replica: Map<string, Task>, label: string): Promise<string> {
+  const before = JSON.stringify(byId(replica.values()))
+  const next = await settled(pullPage, since, replica)
+  t.equal(JSON.stringify(byId(replica.values())), before, label)
+  return next
 }
 
 /** A request through app.inject that must succeed; its JSON body (none for 204). */
@@ -175,10 +188,11 @@ t.test('the change feed', async (t) => {
         await send(app, auth, 'DELETE', `/api/tasks/${t4.id}`)
         // Written after the deletions, so it moves to the end of the feed.
         await send(app, auth, 'PUT', `/api/tasks/${t0.id}`, { title: 'task 0, renamed' })
-        // Wait (with a throwaway sync) until that last write is below the feed's horizon: then so are the deletions,
-        // and the real first sync below starts after them, so the pages it walks are deterministic.
-        const settled = await pullUntil(pull(app, auth), undefined, (changes) => changes.some((change) => change.id === t0.id && !isTombstone(change) && change.title === 'task 0, renamed'))
-        t.ok(settled.changes.some((change) => change.id === t0.id), 'the writes reached the feed')
+        // Wait (with a throwaway sync) until a pass from nothing has begun after every write ended: the real
+        // first sync below then starts above them all (its floor), so the pages it walks are deterministic.
+        const throwaway = new Map<string, Task>()
+        await settled(pull(app, auth), undefined, throwaway)
+        t.equal(throwaway.get(t0.id)?.title, 'task 0, renamed', 'the writes reached the feed')
 
         const full = await pullUntil(pull(app, auth, { limit: 3 }), undefined, hasAll([t0, t2, t3, t5, t6]))
         t.strictSame(
@@ -194,7 +208,7 @@ t.test('the change feed', async (t) => {
         for (const change of full.changes) t.strictSame(change, await get(change), `${change.id} as GET shows it`)
         for (const page of full.pages) t.type(page.next, 'string')
         applyPage(replica, full.changes)
-        token = full.next
+        token = await settledAsIs(t, pull(app, auth), full.next, replica, 'then nothing new')
       })
 
       t.test('incremental: exactly the four changes since, oldest first; then nothing', async (t) => {
@@ -217,9 +231,8 @@ t.test('the change feed', async (t) => {
         t.match(deleted, { id: t5.id, deleted: true, deleted_at: RFC3339_MS })
         t.ok(Date.parse((deleted as Tombstone).deleted_at) >= Date.parse(t5.created_at), 'deleted after it was created')
         applyPage(replica, pulled.changes)
-        token = pulled.next
-
         // Everything written has been seen, so this is a real "nothing changed", not "not visible yet".
+        token = await settledAsIs(t, pull(app, auth), pulled.next, replica, 'then nothing new')
         const idle = await pull(app, auth)(token)
         t.strictSame(idle.changes, [])
         t.equal(idle.has_more, false)
@@ -248,7 +261,7 @@ t.test('the change feed', async (t) => {
         t.strictSame(pulled.changes[4], await get(t2))
         t.match(pulled.changes[4], { title: 'task 2, third' })
         applyPage(replica, pulled.changes)
-        token = pulled.next
+        token = await settledAsIs(t, pull(app, auth), pulled.next, replica, 'then nothing new')
       })
 
       t.test('writes that change nothing, or are refused, are not changes', async (t) => {
@@ -263,7 +276,7 @@ t.test('the change feed', async (t) => {
         t.strictSame(ids(pulled.changes), [t7.id], 'only the real change')
         t.strictSame(pulled.changes[0], await get(t7))
         applyPage(replica, pulled.changes)
-        token = pulled.next
+        token = await settledAsIs(t, pull(app, auth), pulled.next, replica, 'then nothing new')
       })
 
       t.test('the replica built from the pages equals GET /api/tasks', async (t) => {
@@ -279,7 +292,8 @@ t.test('the change feed', async (t) => {
         applyPage(fresh, other.changes)
         t.strictSame(byId(fresh.values()), live, 'a fresh replica through /api/{user_id}/tasks/changes')
         t.strictSame((await pull(app, auth, { base })(token)).changes, [], 'a /api/tasks token continues on the other style')
-        t.strictSame((await pull(app, auth)(other.next)).changes, [], 'and the other way round')
+        const otherToken = await settledAsIs(t, pull(app, auth, { base }), other.next, fresh, 'nothing new for the fresh replica')
+        t.strictSame((await pull(app, auth)(otherToken)).changes, [], 'and the other way round')
       })
     })
 
@@ -295,7 +309,7 @@ t.test('the change feed', async (t) => {
         const c = await create({ title: 'done 2', completed: true })
         const d = await create({ title: 'stays' })
         const etagOfA = (await app.inject({ url: `${base}/${a.id}`, headers: auth })).headers.etag as string
-        const before = await pullUntil(pull(app, auth, { base }), undefined, hasAll([a, b, c, d]))
+        const before = { next: await settled(pull(app, auth, { base }), undefined, new Map()) }
 
         t.equal((await app.inject({ method: 'DELETE', url: `${base}/${a.id}`, headers: auth })).statusCode, 204)
 
@@ -367,7 +381,7 @@ t.test('the change feed', async (t) => {
 
       const listLink = String((await app.inject({ url: '/api/tasks?limit=1', headers: auth })).headers.link)
       const listCursor = new URL(/<([^>]+)>/.exec(listLink)![1]!, 'http://x').searchParams.get('cursor')!
-      const fields = JSON.parse(Buffer.from(mine, 'base64url').toString()) as Record<string, unknown>
+      const fields = JSON.parse(Buffer.from(mine, 'base64url').toString()) as { s: [string, string] } & Record<string, unknown>
       const tampered = (change: Record<string, unknown>) => base64url(JSON.stringify({ ...fields, ...change }))
       const malformed: [string, string][] = [
         ['garbage', 'garbage'],
@@ -376,9 +390,10 @@ t.test('the change feed', async (t) => {
         ['base64 of null', base64url('null')],
         ['base64 of []', base64url('[]')],
         ['a list cursor', listCursor],
-        ['a non-numeric position', tampered({ x: 'abc' })],
+        ['a non-numeric position', tampered({ s: ['abc', fields.s[1]] })],
         ['a negative floor', tampered({ f: '-1' })],
-        ['a non-UUID id', tampered({ i: 'not-a-uuid' })],
+        ['a non-UUID id', tampered({ s: [fields.s[0], 'not-a-uuid'] })],
+        ['a malformed pass', tampered({ p: [fields.s[0], fields.s[1]] })],
         ['no owner', tampered({ u: undefined })],
         ['the empty string', ''],
         ['too long', 'a'.repeat(513)],
@@ -400,7 +415,7 @@ t.test('the change feed', async (t) => {
 
       // Positions past PostgreSQL's bigint are refused by the decoder, not left for the database to refuse.
       const outOfRange: [string, string][] = [
-        ['a position past bigint', tampered({ x: '99999999999999999999' })],
+        ['a position past bigint', tampered({ s: ['99999999999999999999', fields.s[1]] })],
         ['a floor past bigint', tampered({ f: '9223372036854775808' })],
       ]
       for (const [label, since] of outOfRange) expect422(await changesRequest(app, auth, { since }), '/querystring/since', label)
@@ -513,6 +528,77 @@ t.test('the change feed', async (t) => {
   })
 })
 
+t.test('a transaction open in another database of the server holds nothing back', { skip: TEST_DATABASE_URL === undefined && 'needs TEST_DATABASE_URL' }, async (t) => {
+  for (const driver of ['node-postgres', 'neon-http'] as const) {
+    t.test(driver, async (t) => {
+      const app = await buildApp(t, { DATABASE_URL: await databaseUrlFor(t, driver) })
+      const auth = bearer(uniqueUser('unheld'))
+      /** One whole pass in pages of two, at once: no waiting for anything to show up. */
+      const pass = (since: string | undefined) => pullUntil(pull(app, auth, { limit: 2 }), since, () => true)
+      const before = await send(app, auth, 'POST', '/api/tasks', { title: 'before' })
+      const replica = new Map<string, Task>()
+      const token = await settled(pull(app, auth), undefined, replica)
+
+      // Another database's session takes a transaction id and keeps its transaction open: the oldest running
+      // transaction on the whole server, the horizon every snapshot's xmin stops at.
+      const holder = new pg.Client({ connectionString: TEST_DATABASE_URL })
+      await holder.connect()
+      t.teardown(() => holder.end())
+      await holder.query('begin')
+      await holder.query('select pg_current_xact_id()')
+      const created: Task[] = []
+      for (let i = 0; i < 5; i++) created.push(await send(app, auth, 'POST', '/api/tasks', { title: `while held ${i}` }))
+      const live = await liveTasks(app, auth)
+      t.strictSame(ids(live), ids(byId([before, ...created])), 'created (201) and listed')
+
+      const fromNothing = await pass(undefined)
+      t.strictSame(ids(byId(fromNothing.changes as Task[])), ids(live), 'without `since`: every live task, at once')
+      t.strictSame(
+        fromNothing.pages.map((page) => [page.changes.length, page.has_more]),
+        [
+          [2, true],
+          [2, true],
+          [2, false],
+        ],
+        'pages of two, has_more until the last',
+      )
+      const fresh = new Map<string, Task>()
+      applyPage(fresh, fromNothing.changes)
+      t.strictSame(byId(fresh.values()), live, 'a replica from nothing is the live set')
+
+      const incremental = await pass(token)
+      t.ok(hasAll(created)(incremental.changes), 'with `since`: the new tasks, at once')
+      t.equal(incremental.pages.at(-1)!.has_more, false)
+      applyPage(replica, incremental.changes)
+      t.strictSame(byId(replica.values()), live, 'the incremental replica is the live set')
+
+      // More changes while the transaction is still open: each client's next pass has them (and may repeat
+      // what its replica holds, harmlessly).
+      await send(app, auth, 'PUT', `/api/tasks/${before.id}`, { title: 'before, renamed' })
+      await send(app, auth, 'DELETE', `/api/tasks/${created[0]!.id}`)
+      const clients = [
+        { label: 'incremental', replica, next: incremental.next },
+        { label: 'from nothing', replica: fresh, next: fromNothing.next },
+      ]
+      for (const client of clients) {
+        const pulled = await pass(client.next)
+        t.ok(hasAll([before, created[0]!])(pulled.changes), `${client.label}: the rename and the deletion, at once`)
+        applyPage(client.replica, pulled.changes)
+        t.strictSame(byId(client.replica.values()), await liveTasks(app, auth), `${client.label}: still the live set`)
+        client.next = pulled.next
+      }
+
+      // Once it has ended, both clients settle: a pass brings nothing, and the replicas are the live set.
+      await holder.query('commit')
+      for (const client of clients) {
+        const next = await settled(pull(app, auth), client.next, client.replica)
+        t.strictSame(byId(client.replica.values()), await liveTasks(app, auth), `${client.label}: converged`)
+        t.strictSame((await pass(next)).changes, [], `${client.label}: nothing more`)
+      }
+    })
+  }
+})
+
 t.test('410 exactly when the purge took a tombstone the token still needs, whatever the clocks say', async (t) => {
   forEachDriver(t, async (t, databaseUrl) => {
     let clockMs = Date.now()
@@ -583,8 +669,9 @@ t.test('410 exactly when the purge took a tombstone the token still needs, whate
 
       const deletedAt = Date.parse(tombstone.deleted_at)
       clockMs = deletedAt + DAY - 1000
-      t.equal((await app.purgeExpired()).tombstones, 0, 'a second short of SYNC_RETENTION: kept')
-      t.ok(await positionOf(victim.id), 'the tombstone row is still there')
+      // (Tombstones deleted earlier by this file's other clients may go now: only this one is looked at.)
+      await app.purgeExpired()
+      t.ok(await positionOf(victim.id), 'a second short of SYNC_RETENTION: the tombstone row is still there')
       clockMs = deletedAt + DAY + 1000
       const purged = await app.purgeExpired()
       t.ok(purged.tombstones >= 1, `a second past SYNC_RETENTION: purged (${purged.tombstones})`)

@@ -82,11 +82,19 @@ export interface FeedPosition {
   id: string
 }
 
+/** Where a client stands in the change feed: what its sync token holds (see TaskRepository.changes). */
+export interface FeedToken {
+  /** Every change at or before it is final and was delivered. */
+  safe: FeedPosition
+  /** The pass in progress: where it has read up to, and its first read's horizon. Absent between passes. */
+  pass?: { scan: FeedPosition; horizon: bigint }
+  /** Tombstones of transactions below it the client never needs: the horizon of its very first read. */
+  floor: bigint
+}
+
 export interface ChangesOptions {
-  /** Where the client's replica stands; absent: from nothing. */
-  after?: FeedPosition
-  /** Tombstones older than this the client never needs: it began after them. Absent: this read's horizon. */
-  floor?: bigint
+  /** The client's token; absent: from nothing. */
+  since?: FeedToken
   limit: number
 }
 
@@ -94,9 +102,7 @@ export interface ChangesPage {
   /** Oldest first; each task at most once, in its latest state. */
   changes: (FeedTask | Tombstone)[]
   /** Where the next request continues. */
-  position: FeedPosition
-  /** Where a client that starts from nothing may skip tombstones (this read's horizon, for a first read). */
-  floor: bigint
+  next: FeedToken
   /** More changes are ready now. */
   hasMore: boolean
 }
@@ -328,45 +334,60 @@ export class TaskRepository {
   }
 
   /**
-   * The caller's changes after `after`, oldest first: tasks in their latest state, and tombstones.
+   * The caller's changes after its token, oldest first: tasks in their latest state, and tombstones.
    *
    * Why a client applying every page ends with exactly the live tasks, however writes interleave:
    * - Every write stamps the rows it changes with its transaction id (`change_xid`), and the feed is ordered by
-   *   (`change_xid`, `id`). A later change to a row moves it to its later transaction's place, so no row is ever
-   *   behind a position a client holds without being re-sent once it changes.
-   * - Transaction ids are handed out in order, but transactions commit in any order: a naive `revision > N`
-   *   would move past a slow writer's row before it commits, and miss it forever. So a read returns only rows
-   *   of transactions older than the *horizon*: the oldest transaction still running when the read's snapshot
-   *   was taken (`pg_snapshot_xmin(pg_current_snapshot())`). Every transaction below it has ended: its rows are
-   *   final and visible to this read; every transaction that can still commit has an id at or above it. So a
-   *   position below the horizon never has a change land behind it.
-   * - A page that reaches the horizon moves the position to the horizon itself, so a client caught up never
-   *   re-reads what it has.
-   * The cost: a long-running transaction anywhere in the database cluster holds the horizon back, so changes
-   * after it reach clients late (never lost). Every write here is one short statement.
+   *   (`change_xid`, `id`): a later change moves a row to its later transaction's place. A read returns every row
+   *   its snapshot sees after the position it starts from. Snapshots only ever see more, so a client is never
+   *   sent a state of a row older than one it was sent before: what it applies last is the latest it was sent.
+   * - Transactions commit in any order of their ids, so a change can become visible *behind* a position a read
+   *   has passed: a naive `revision > N` would miss it forever. Only a transaction still running at that read
+   *   can do that. A read's *horizon* (`pg_snapshot_xmin(pg_current_snapshot())`, in the same statement) is the
+   *   oldest transaction still running when its snapshot was taken: every transaction below it had ended, and
+   *   every one that can still commit is at or above it. Horizons only grow.
+   * - A token holds a *safe* position, at or before which every change is final and was delivered, and the
+   *   client reads in *passes*. A pass starts at the safe position; each full page moves its *scan* position to
+   *   the last change sent. Every change of a transaction below the pass's first horizon `h` is visible to every
+   *   read of the pass, and the pass's pages cover every position after the safe one, so the pass delivers it (or
+   *   a later state of the row). A change the pass misses was still running at some read of it, so at or above `h`.
+   * - So the page that ends a pass moves the safe position up to `(h, nothing)`, and the next pass reads again
+   *   from there: it re-sends the changes at or above `h` (harmless: the client applies latest states) and
+   *   catches those that committed behind the scan. No page holds back a change its read can see.
+   * - A client never had a task whose deletion its very first read could see, nor one deleted by a transaction
+   *   below that read's horizon (the floor): a first read sends no tombstones, and later ones none below the floor.
+   * The cost: while a transaction runs anywhere on the database server (another database included), each pass
+   * re-sends the changes made since it began; never late, never lost. Every write here is one short statement.
    *
    * The purge deletes old tombstones and, in the same statement, moves a watermark to the highest position it
-   * deleted. This read takes the watermark from its own snapshot: a position behind it may have lost a
-   * tombstone it needs (FeedPositionPurgedError), unless the client began after it (the watermark is below the
-   * floor). A position at or past it has lost nothing, however old, and whatever the clocks say.
+   * deleted. This read takes the watermark from its own snapshot: a token whose safe position is behind it may
+   * have lost a tombstone it needs (FeedPositionPurgedError), unless the client began after it (the watermark is
+   * below the floor). A token at or past it has lost nothing, however old, and whatever the clocks say.
    */
-  async changes(userId: string, { after = FEED_START, floor, limit }: ChangesOptions): Promise<ChangesPage> {
+  async changes(userId: string, { since, limit }: ChangesOptions): Promise<ChangesPage> {
+    const floor = since?.floor
+    const after = since?.pass?.scan ?? since?.safe ?? FEED_START
     const prepared = preparedOnce(this.changeQueries, String(floor !== undefined), () => this.prepareChanges(floor !== undefined))
     const rows = await rowsOf<FeedRow>(prepared, { userId, afterXid: after.xid, afterId: after.id, floor, limit: limit + 1 })
     const watermark = { xid: BigInt(rows[0]!.purged_xid), id: rows[0]!.purged_id }
-    if (floor !== undefined && precedes(after, watermark) && watermark.xid >= floor) throw new FeedPositionPurgedError('a tombstone after this position was purged')
+    if (since !== undefined && precedes(since.safe, watermark) && watermark.xid >= since.floor) {
+      throw new FeedPositionPurgedError('a tombstone after this position was purged')
+    }
     const readHorizon = BigInt(rows[0]!.horizon)
-    // An empty page is one row of nulls beside the horizon.
+    // An empty page is one row of nulls beside the horizon and the watermark.
     const found = rows[0]!.id === null ? [] : rows
     const hasMore = found.length > limit
     const changed = found.slice(0, limit)
     const last = changed.at(-1)
-    // A full page continues after its last change; the last page, from the horizon (never backwards).
-    const position = hasMore ? { xid: BigInt(last!.change_xid), id: last!.id } : laterOf(after, { xid: readHorizon, id: FEED_START.id })
+    const safe = since?.safe ?? FEED_START
+    const passHorizon = since?.pass?.horizon ?? readHorizon
+    const next: FeedToken = hasMore
+      ? { safe, pass: { scan: { xid: BigInt(last!.change_xid), id: last!.id }, horizon: passHorizon }, floor: floor ?? readHorizon }
+      : { safe: laterOf(safe, { xid: passHorizon, id: FEED_START.id }), floor: floor ?? readHorizon }
     const changes = changed.map((row): FeedTask | Tombstone =>
       row.deleted_at === null ? feedTaskOf(row) : { id: row.id, deleted: true, deleted_at: new Date(row.deleted_at) },
     )
-    return { changes, position, floor: floor ?? readHorizon, hasMore }
+    return { changes, next, hasMore }
   }
 
   /** A page of the feed, and the horizon and the purge's watermark in its snapshot, which a page needs even when it is empty. */
@@ -377,10 +398,10 @@ export class TaskRepository {
       .where(
         and(
           eq(tasks.user_id, slot('userId')),
-          lt(tasks.change_xid, feedHorizon),
           sql`(${tasks.change_xid}, ${tasks.id}) > (${slot('afterXid')}, ${slot('afterId')}::uuid)`,
-          // A client starting from nothing has no use for tasks deleted before it began.
-          or(live, gte(tasks.change_xid, withFloor ? slot('floor') : feedHorizon)),
+          // A client starting from nothing has no use for tasks deleted before it began: before its first read
+          // (whose snapshot sees the deletion), or below that read's horizon (the floor).
+          withFloor ? or(live, gte(tasks.change_xid, slot('floor'))) : live,
         ),
       )
       .orderBy(tasks.change_xid, tasks.id)

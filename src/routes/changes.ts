@@ -41,11 +41,10 @@ const changesRoute: FastifyPluginAsync<ChangesRouteOptions> = async (plugin, { r
     async (request) => {
       const { since, limit = DEFAULT_CHANGES_LIMIT } = request.query
       const token = since === undefined ? undefined : decodeSyncToken(since, request.userId)
-      const page = await repository.changes(request.userId, { ...(token && { after: token.position, floor: token.floor }), limit }).catch((error: unknown) => {
+      const page = await repository.changes(request.userId, { ...(token && { since: token }), limit }).catch((error: unknown) => {
         throw error instanceof FeedPositionPurgedError ? new HttpProblem(410, PURGED) : error
       })
-      const next = encodeSyncToken(request.userId, { position: page.position, floor: page.floor })
-      return { changes: page.changes, next, has_more: page.hasMore }
+      return { changes: page.changes, next: encodeSyncToken(request.userId, page.next), has_more: page.hasMore }
     },
   )
 }
