@@ -6,7 +6,7 @@ import { FeedPositionPurgedError, type TaskRepository } from '../repositories/ta
 import { apiProblems, jsonResponse } from '../schemas/responses.js'
 import { ref } from '../schemas/ref.js'
 import { ChangesQuery, DEFAULT_CHANGES_LIMIT, TaskChanges } from '../schemas/sync.js'
-import { decodeSyncToken, encodeSyncToken } from './sync-token.js'
+import { SyncTokens } from './sync-token.js'
 
 export interface ChangesRouteOptions {
   repository: TaskRepository
@@ -23,6 +23,7 @@ const PURGED = 'Deleted tasks this sync token still needs have been purged (tomb
  */
 const changesRoute: FastifyPluginAsync<ChangesRouteOptions> = async (plugin, { repository, operationId, params }) => {
   const fastify = plugin.withTypeProvider<TypeBoxTypeProvider>()
+  const syncTokens = new SyncTokens(fastify.opaqueTokens)
 
   fastify.get(
     '/changes',
@@ -40,11 +41,11 @@ const changesRoute: FastifyPluginAsync<ChangesRouteOptions> = async (plugin, { r
     },
     async (request) => {
       const { since, limit = DEFAULT_CHANGES_LIMIT } = request.query
-      const token = since === undefined ? undefined : decodeSyncToken(since, request.userId)
+      const token = since === undefined ? undefined : syncTokens.decode(request.userId, since)
       const page = await repository.changes(request.userId, { ...(token && { since: token }), limit }).catch((error: unknown) => {
         throw error instanceof FeedPositionPurgedError ? new HttpProblem(410, PURGED) : error
       })
-      return { changes: page.changes, next: encodeSyncToken(request.userId, page.next), has_more: page.hasMore }
+      return { changes: page.changes, next: syncTokens.encode(request.userId, page.next), has_more: page.hasMore }
     },
   )
 }
