@@ -11,6 +11,7 @@ import db from './plugins/db.js'
 import docs from './plugins/docs.js'
 import env from './plugins/env.js'
 import idempotency from './plugins/idempotency.js'
+import opaqueTokens from './plugins/opaque-tokens.js'
 import problems, { sendErrorProblem } from './plugins/problems.js'
 import purge from './plugins/purge.js'
 import rateLimit from './plugins/rate-limit.js'
@@ -75,6 +76,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, now, inFli
   await fastify.register(docs)
   await fastify.register(schemas)
   await fastify.register(db)
+  await fastify.register(opaqueTokens)
   await fastify.register(auth)
   await fastify.register(idempotency, { ...(inFlightWaitMs !== undefined && { inFlightWaitMs }) })
   await fastify.register(rateLimit)

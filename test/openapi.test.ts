@@ -172,13 +172,16 @@ t.test('the document describes what the server really answers', async (t) => {
   await limited.inject(keyed)
   const replays = new Set([await limited.inject(keyed)])
   exchanges.push(['createTask', [...replays][0]!])
-  // The change feed, and a token past SYNC_RETENTION (the app clock moved a day on).
+  // The change feed, and a token that needs a tombstone the purge took (the app clock moved a day on).
   const changes = await limited.inject({ url: '/api/tasks/changes', headers: ann })
   exchanges.push(['listTaskChanges', changes])
   let clock = Date.now()
   const forgetful = await buildApp(t, { SYNC_RETENTION: '1 day', RATE_LIMIT_MAX: '100' }, { now: () => new Date(clock) })
+  const doomed = json<{ id: string }>(await forgetful.inject({ method: 'POST', url: '/api/tasks', headers: ann, payload: { title: 'doomed' } }))
   const token = json<{ next: string }>(await forgetful.inject({ url: '/api/tasks/changes', headers: ann })).next
+  await forgetful.inject({ method: 'DELETE', url: `/api/tasks/${doomed.id}`, headers: ann })
   clock += 25 * 60 * 60 * 1000
+  await forgetful.purgeExpired()
   exchanges.push(['listTaskChanges', await forgetful.inject({ url: `/api/tasks/changes?since=${token}`, headers: ann })])
 
   const tight = await buildApp(t, { RATE_LIMIT_MAX: '1' })

@@ -142,6 +142,24 @@ forEachDriver(t, async (t, databaseUrl) => {
       t.equal(response.statusCode, 422, query)
       t.match(json(response).errors, [{ path: '/querystring/cursor' }])
     }
+    // Every byte of a cursor is authenticated, and a cursor is its user's and its listing's only.
+    const bytes = Buffer.from(cursor, 'base64url')
+    const syncToken = json<{ next: string }>(await app.inject({ url: '/api/tasks/changes', headers: auth })).next
+    const refused: [label: string, text: string, headers: Record<string, string>][] = [
+      ...Array.from(bytes, (_, index): [string, string, Record<string, string>] => {
+        const altered = Buffer.from(bytes)
+        altered[index]! ^= 0x01
+        return [`byte ${index} altered`, altered.toString('base64url'), auth]
+      }),
+      ['cut short by a byte', bytes.subarray(0, -1).toString('base64url'), auth],
+      ["another user's", cursor, bearer('someone-else')],
+      ['a sync token', syncToken, auth],
+    ]
+    for (const [label, text, headers] of refused) {
+      const response = await app.inject({ url: `/api/tasks?sort=title&limit=2&cursor=${text}`, headers })
+      t.equal(response.statusCode, 422, label)
+      t.match(json(response).errors, [{ path: '/querystring/cursor' }], label)
+    }
     for (const query of ['limit=0', 'limit=501', 'limit=ten', 'limit=2.5']) {
       const response = await app.inject({ url: `/api/tasks?${query}`, headers: auth })
       t.equal(response.statusCode, 422, query)

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The application's clock: sync-token ages, Idempotency-Key lifetimes and purges read it. */
+    /** The application's clock: Idempotency-Key lifetimes and purges read it. */
     now(): Date
   }
 }

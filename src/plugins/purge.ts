@@ -18,11 +18,6 @@ export interface PurgeCounts {
 
 const INTERVAL_MS = 60 * 60 * 1000
 const BATCH = 1000
-/**
- * Tombstones are kept an hour past SYNC_RETENTION: a write that began before a sync token was issued but
- * committed after it stamps its tombstone with its start time, and must still be there for that token.
- */
-const TOMBSTONE_GRACE_MS = 60 * 60 * 1000
 
 /**
  * Purges in the background, in batches, one statement at a time; a failure is logged and retried on the next
@@ -45,7 +40,9 @@ const purge: FastifyPluginAsync = async (fastify) => {
 
   async function purgeExpired(): Promise<PurgeCounts> {
     const now = fastify.now().getTime()
-    const tombstonesBefore = new Date(now - retentionMs - TOMBSTONE_GRACE_MS)
+    // Which tombstones go decides only when clients get 410, never whether one misses a deletion: a sync token
+    // behind a purged tombstone is refused (see TaskRepository.changes), whatever the clocks say.
+    const tombstonesBefore = new Date(now - retentionMs)
     const keysBefore = new Date(now - IDEMPOTENCY_KEY_LIFETIME_MS)
     return {
       tombstones: await drain(() => repository.tombstones(tombstonesBefore, BATCH)),

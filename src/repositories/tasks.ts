@@ -5,6 +5,7 @@ import { sqlState, violatedConstraint } from '../db/errors.js'
 import {
   currentTransactionId,
   feedHorizon,
+  feedWatermark,
   IDEMPOTENCY_KEY,
   idempotencyKeys,
   priorityRank,
@@ -81,11 +82,19 @@ export interface FeedPosition {
   id: string
 }
 
+/** Where a client stands in the change feed: what its sync token holds (see TaskRepository.changes). */
+export interface FeedToken {
+  /** Every change at or before it is final and was delivered. */
+  safe: FeedPosition
+  /** The pass in progress: where it has read up to, and its first read's horizon. Absent between passes. */
+  pass?: { scan: FeedPosition; horizon: bigint }
+  /** Tombstones of transactions below it the client never needs: the horizon of its very first read. */
+  floor: bigint
+}
+
 export interface ChangesOptions {
-  /** Where the client's replica stands; absent: from nothing. */
-  after?: FeedPosition
-  /** Tombstones older than this the client never needs: it began after them. Absent: this read's horizon. */
-  floor?: bigint
+  /** The client's token; absent: from nothing. */
+  since?: FeedToken
   limit: number
 }
 
@@ -93,17 +102,13 @@ export interface ChangesPage {
   /** Oldest first; each task at most once, in its latest state. */
   changes: (FeedTask | Tombstone)[]
   /** Where the next request continues. */
-  position: FeedPosition
-  /** Where a client that starts from nothing may skip tombstones (this read's horizon, for a first read). */
-  floor: bigint
+  next: FeedToken
   /** More changes are ready now. */
   hasMore: boolean
-  /**
-   * When a full page stops: the time of its last change. Every change after the position was made after it,
-   * so tombstones older than it are never needed to continue. Absent when the page reaches the horizon.
-   */
-  lastChangedAt?: Date
 }
+
+/** The purge has deleted a tombstone that a client at this position may still need: it must start again. */
+export class FeedPositionPurgedError extends Error {}
 
 /** The position before every change. */
 const FEED_START: FeedPosition = { xid: 0n, id: '00000000-0000-0000-0000-000000000000' }
@@ -342,41 +347,63 @@ export class TaskRepository {
   }
 
   /**
-   * The caller's changes after `after`, oldest first: tasks in their latest state, and tombstones.
+   * The caller's changes after its token, oldest first: tasks in their latest state, and tombstones.
    *
    * Why a client applying every page ends with exactly the live tasks, however writes interleave:
    * - Every write stamps the rows it changes with its transaction id (`change_xid`), and the feed is ordered by
-   *   (`change_xid`, `id`). A later change to a row moves it to its later transaction's place, so no row is ever
-   *   behind a position a client holds without being re-sent once it changes.
-   * - Transaction ids are handed out in order, but transactions commit in any order: a naive `revision > N`
-   *   would move past a slow writer's row before it commits, and miss it forever. So a read returns only rows
-   *   of transactions older than the *horizon*: the oldest transaction still running when the read's snapshot
-   *   was taken (`pg_snapshot_xmin(pg_current_snapshot())`). Every transaction below it has ended: its rows are
-   *   final and visible to this read; every transaction that can still commit has an id at or above it. So a
-   *   position below the horizon never has a change land behind it.
-   * - A page that reaches the horizon moves the position to the horizon itself, so a client caught up never
-   *   re-reads what it has.
-   * The cost: a long-running transaction anywhere in the database cluster holds the horizon back, so changes
-   * after it reach clients late (never lost). Every write here is one short statement.
+   *   (`change_xid`, `id`): a later change moves a row to its later transaction's place. A read returns every row
+   *   its snapshot sees after the position it starts from. Snapshots only ever see more, so a client is never
+   *   sent a state of a row older than one it was sent before: what it applies last is the latest it was sent.
+   * - Transactions commit in any order of their ids, so a change can become visible *behind* a position a read
+   *   has passed: a naive `revision > N` would miss it forever. Only a transaction still running at that read
+   *   can do that. A read's *horizon* (`pg_snapshot_xmin(pg_current_snapshot())`, in the same statement) is the
+   *   oldest transaction still running when its snapshot was taken: every transaction below it had ended, and
+   *   every one that can still commit is at or above it. Horizons only grow.
+   * - A token holds a *safe* position, at or before which every change is final and was delivered, and the
+   *   client reads in *passes*. A pass starts at the safe position; each full page moves its *scan* position to
+   *   the last change sent. Every change of a transaction below the pass's first horizon `h` is visible to every
+   *   read of the pass, and the pass's pages cover every position after the safe one, so the pass delivers it (or
+   *   a later state of the row). A change the pass misses was still running at some read of it, so at or above `h`.
+   * - So the page that ends a pass moves the safe position up to `(h, nothing)`, and the next pass reads again
+   *   from there: it re-sends the changes at or above `h` (harmless: the client applies latest states) and
+   *   catches those that committed behind the scan. No page holds back a change its read can see.
+   * - A client never had a task whose deletion its very first read could see, nor one deleted by a transaction
+   *   below that read's horizon (the floor): a first read sends no tombstones, and later ones none below the floor.
+   * The cost: while a transaction runs anywhere on the database server (another database included), each pass
+   * re-sends the changes made since it began; never late, never lost. Every write here is one short statement.
+   *
+   * The purge deletes old tombstones and, in the same statement, moves a watermark to the highest position it
+   * deleted. This read takes the watermark from its own snapshot: a token whose safe position is behind it may
+   * have lost a tombstone it needs (FeedPositionPurgedError), unless the client began after it (the watermark is
+   * below the floor). A token at or past it has lost nothing, however old, and whatever the clocks say.
    */
-  async changes(userId: string, { after = FEED_START, floor, limit }: ChangesOptions): Promise<ChangesPage> {
+  async changes(userId: string, { since, limit }: ChangesOptions): Promise<ChangesPage> {
+    const floor = since?.floor
+    const after = since?.pass?.scan ?? since?.safe ?? FEED_START
     const prepared = preparedOnce(this.changeQueries, String(floor !== undefined), () => this.prepareChanges(floor !== undefined))
     const rows = await rowsOf<FeedRow>(prepared, { userId, afterXid: after.xid, afterId: after.id, floor, limit: limit + 1 })
+    const watermark = { xid: BigInt(rows[0]!.purged_xid), id: rows[0]!.purged_id }
+    if (since !== undefined && precedes(since.safe, watermark) && watermark.xid >= since.floor) {
+      throw new FeedPositionPurgedError('a tombstone after this position was purged')
+    }
     const readHorizon = BigInt(rows[0]!.horizon)
-    // An empty page is one row of nulls beside the horizon.
+    // An empty page is one row of nulls beside the horizon and the watermark.
     const found = rows[0]!.id === null ? [] : rows
     const hasMore = found.length > limit
     const changed = found.slice(0, limit)
     const last = changed.at(-1)
-    // A full page continues after its last change; the last page, from the horizon (never backwards).
-    const position = hasMore ? { xid: BigInt(last!.change_xid), id: last!.id } : laterOf(after, { xid: readHorizon, id: FEED_START.id })
+    const safe = since?.safe ?? FEED_START
+    const passHorizon = since?.pass?.horizon ?? readHorizon
+    const next: FeedToken = hasMore
+      ? { safe, pass: { scan: { xid: BigInt(last!.change_xid), id: last!.id }, horizon: passHorizon }, floor: floor ?? readHorizon }
+      : { safe: laterOf(safe, { xid: passHorizon, id: FEED_START.id }), floor: floor ?? readHorizon }
     const changes = changed.map((row): FeedTask | Tombstone =>
       row.deleted_at === null ? feedTaskOf(row) : { id: row.id, deleted: true, deleted_at: new Date(row.deleted_at) },
     )
-    return { changes, position, floor: floor ?? readHorizon, hasMore, ...(hasMore && { lastChangedAt: new Date(last!.updated_at) }) }
+    return { changes, next, hasMore }
   }
 
-  /** A page of the feed and the horizon of its snapshot, which a page needs even when it is empty. */
+  /** A page of the feed, and the horizon and the purge's watermark in its snapshot, which a page needs even when it is empty. */
   private prepareChanges(withFloor: boolean) {
     const page = this.orm
       .select({ ...FEED_TASK_COLUMNS, deleted_at: tasks.deleted_at, change_xid: tasks.change_xid })
@@ -384,17 +411,22 @@ export class TaskRepository {
       .where(
         and(
           eq(tasks.user_id, slot('userId')),
-          lt(tasks.change_xid, feedHorizon),
           sql`(${tasks.change_xid}, ${tasks.id}) > (${slot('afterXid')}, ${slot('afterId')}::uuid)`,
-          // A client starting from nothing has no use for tasks deleted before it began.
-          or(live, gte(tasks.change_xid, withFloor ? slot('floor') : feedHorizon)),
+          // A client starting from nothing has no use for tasks deleted before it began: before its first read
+          // (whose snapshot sees the deletion), or below that read's horizon (the floor).
+          withFloor ? or(live, gte(tasks.change_xid, slot('floor'))) : live,
         ),
       )
       .orderBy(tasks.change_xid, tasks.id)
       .limit(slot('limit'))
       .as('page')
     const snapshot = this.orm.select({ horizon: sql<bigint>`${feedHorizon}`.mapWith(BigInt).as('horizon') }).from(sql`(select) as one`).as('snapshot')
-    return this.orm.select().from(snapshot).leftJoin(page, sql`true`).prepare(`tasks_changes_${withFloor ? 'since' : 'from_nothing'}`)
+    return this.orm
+      .select()
+      .from(snapshot)
+      .innerJoin(feedWatermark, sql`true`)
+      .leftJoin(page, sql`true`)
+      .prepare(`tasks_changes_${withFloor ? 'since' : 'from_nothing'}`)
   }
 
   async create(userId: string, fields: Pick<TaskFields, 'title'> & Partial<TaskFields>, claim?: IdempotencyClaim): Promise<Task | RecordedResponse> {
@@ -649,8 +681,14 @@ function preparedOnce<T>(cache: Map<string, T>, key: string, prepare: () => T): 
 type TaskRow = { [K in keyof Task]: Task[K] extends Date ? string : Task[K] extends Date | null ? string | null : Task[K] }
 /** A listing's row: the count of every match, beside a task of the page and its sort key (the cursor's). */
 type ListRow = TaskRow & { total: number | string | bigint; sort_key: string | null }
-/** A feed's row: the read's horizon, beside a task or a tombstone and its change's transaction. */
-type FeedRow = TaskRow & { horizon: string | bigint; deleted_at: string | null; change_xid: string | bigint }
+/** A feed's row: the read's horizon and the purge's watermark, beside a task or a tombstone and its change's transaction. */
+type FeedRow = TaskRow & {
+  horizon: string | bigint
+  purged_xid: string | bigint
+  purged_id: string
+  deleted_at: string | null
+  change_xid: string | bigint
+}
 
 /**
  * Runs a prepared statement and returns its rows as the driver parsed them, keyed by column name, without
@@ -690,9 +728,14 @@ function feedTaskOf(row: TaskRow): FeedTask {
   return task
 }
 
+/** Whether feed position `a` comes before `b` (ids compare as PostgreSQL compares uuids: as lower-case hex). */
+function precedes(a: FeedPosition, b: FeedPosition): boolean {
+  return a.xid < b.xid || (a.xid === b.xid && a.id < b.id)
+}
+
 /** The later of two feed positions. */
 function laterOf(a: FeedPosition, b: FeedPosition): FeedPosition {
-  return a.xid > b.xid || (a.xid === b.xid && a.id > b.id) ? a : b
+  return precedes(a, b) ? b : a
 }
 
 const slot = (name: string) => sql.placeholder(name)

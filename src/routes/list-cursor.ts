@@ -1,6 +1,6 @@
 import { invalidRequest, type HttpProblem } from '../http/problem.js'
 import type { Cursor } from '../repositories/tasks.js'
-import { decodeOpaque, encodeOpaque, UUID } from './opaque-token.js'
+import { UUID, type OpaqueTokens } from './opaque-token.js'
 
 /** What a cursor is bound to: a cursor from one order means nothing in another. */
 interface Ordering {
@@ -8,23 +8,26 @@ interface Ordering {
   order: string
 }
 
-/** The position and the ordering it belongs to. */
-export function encodeCursor(cursor: Cursor, ordering: Ordering): string {
-  return encodeOpaque({ s: ordering.sort, o: ordering.order, k: cursor.key, i: cursor.id })
+/** Listing cursors: sealed, and bound to their user and their listing's ordering (see OpaqueTokens). */
+export class ListCursors {
+  constructor(private readonly tokens: OpaqueTokens) {}
+
+  /** The position, for this user's listing in this ordering. */
+  encode(userId: string, cursor: Cursor, ordering: Ordering): string {
+    return this.tokens.seal(contextOf(userId, ordering), { k: cursor.key, i: cursor.id })
+  }
+
+  /** The position a cursor names; a 422 naming `cursor` when it is not one this user got for this ordering. */
+  decode(userId: string, text: string, ordering: Ordering): Cursor {
+    const fields = this.tokens.open(contextOf(userId, ordering), text)
+    const valid = fields !== undefined && (fields.k === null || typeof fields.k === 'string') && typeof fields.i === 'string' && UUID.test(fields.i)
+    if (!valid) throw invalidCursor()
+    return { key: fields.k as string | null, id: fields.i as string }
+  }
 }
 
-/** The position a cursor names; a 422 naming `cursor` when it is malformed or from another ordering. */
-export function decodeCursor(text: string, ordering: Ordering): Cursor {
-  const decoded = decodeOpaque(text)
-  const valid =
-    decoded?.s === ordering.sort &&
-    decoded.o === ordering.order &&
-    (decoded.k === null || typeof decoded.k === 'string') &&
-    typeof decoded.i === 'string' &&
-    UUID.test(decoded.i)
-  if (!valid) throw invalidCursor()
-  return { key: decoded!.k as string | null, id: decoded!.i as string }
-}
+/** Sorts and orders are words from short lists, and the user id comes last: no two contexts read the same. */
+const contextOf = (userId: string, { sort, order }: Ordering) => `cursor\0${sort}\0${order}\0${userId}`
 
 /** The 422 for a cursor that is not one of ours, or is from another ordering. */
 export function invalidCursor(): HttpProblem {

@@ -14,7 +14,7 @@ import {
   type ExpectedVersions,
 } from '../repositories/tasks.js'
 import changesRoute from './changes.js'
-import { decodeCursor, encodeCursor, invalidCursor, nextPageLink } from './list-cursor.js'
+import { invalidCursor, ListCursors, nextPageLink } from './list-cursor.js'
 import { apiProblems, emptyResponse, jsonResponse } from '../schemas/responses.js'
 import { NoQuery } from '../schemas/no-query.js'
 import { ENTITY_TAGS_PATTERN, UUID_PATTERN } from '../schemas/patterns.js'
@@ -69,6 +69,7 @@ const IfNoneMatchHeader = Type.Object({
 const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userInPath = false }) => {
   const fastify = plugin.withTypeProvider<TypeBoxTypeProvider>()
   const repository = new TaskRepository(fastify.db.orm)
+  const cursors = new ListCursors(fastify.opaqueTokens)
   const { idempotency } = fastify
   const operationId = (name: string) => (userInPath ? `${name}ForUser` : name)
   // Only the owner-in-path style has path parameters on the collection.
@@ -137,12 +138,12 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
         ...ordering,
         ...(due_before !== undefined && { due_before: instant(due_before, '/querystring/due_before') }),
         ...(due_after !== undefined && { due_after: instant(due_after, '/querystring/due_after') }),
-        ...(cursor !== undefined && { after: decodeCursor(cursor, ordering) }),
+        ...(cursor !== undefined && { after: cursors.decode(request.userId, cursor, ordering) }),
       }).catch((error: unknown) => {
         throw error instanceof InvalidCursorError ? invalidCursor() : error
       })
       reply.header('x-total-count', String(page.total))
-      if (page.next) reply.header('link', nextPageLink(request.url, encodeCursor(page.next, ordering)))
+      if (page.next) reply.header('link', nextPageLink(request.url, cursors.encode(request.userId, page.next, ordering)))
       return page.tasks
     },
   )
@@ -337,7 +338,7 @@ function recurrenceProblem(error: unknown): never {
 
 export default fp(taskRoutes, {
   name: 'task-routes',
-  dependencies: ['db', 'auth', 'rate-limit', 'schemas', 'problems', 'body-parsing', 'clock', 'idempotency'],
+  dependencies: ['db', 'opaque-tokens', 'auth', 'rate-limit', 'schemas', 'problems', 'body-parsing', 'clock', 'idempotency'],
   // Registered once per path style, each with its own prefix and hooks.
   encapsulate: true,
 })

@@ -71,7 +71,7 @@ export interface ProblemScope {
   conditional?: boolean
   /** Takes an Idempotency-Key: 409 while the first request with it is still running. */
   idempotent?: boolean
-  /** Takes a sync token: 410 when it is older than SYNC_RETENTION. */
+  /** Takes a sync token: 410 when tombstones it still needs have been purged. */
   gone?: boolean
   /** Writes (every idempotent route does): 504 when its statement was sent and no answer came in time. */
   write?: boolean
@@ -84,7 +84,7 @@ export function apiProblems({ body = false, task = false, owned = false, conditi
     ...(owned && { 403: problemResponse('api', 'The task, or the user in the path, is not the caller’s.') }),
     ...(task && { 404: problemResponse('api', 'No task has this id.') }),
     ...(idempotent && { 409: problemResponse('api', 'A request with this `Idempotency-Key` is still running; retry after `Retry-After` seconds.', Problem, ['Retry-After']) }),
-    ...(gone && { 410: problemResponse('api', 'The sync token is older than `SYNC_RETENTION`: sync again without `since`.') }),
+    ...(gone && { 410: problemResponse('api', 'Deleted tasks the sync token still needs have been purged: sync again without `since`.') }),
     ...(conditional && { 412: problemResponse('api', '`If-Match` does not match: the task changed. Nothing was written; the task’s current `ETag` is sent.', Problem, ['ETag']) }),
     ...(body && { 413: problemResponse('api', 'The body is larger than `BODY_LIMIT` bytes.') }),
     ...(body && { 415: problemResponse('api', 'The body is not `application/json`.') }),

@@ -26,14 +26,14 @@ export const TaskChanges = Type.Object(
       maxItems: MAX_CHANGES_LIMIT,
       description: 'Oldest change first; each task at most once, in its latest state. A task replaces the replica’s copy; a tombstone removes it.',
     }),
-    next: Type.String({ maxLength: 512, description: 'Store it, and send it as `since` next time.' }),
+    next: Type.String({ maxLength: 512, description: 'Opaque (sealed, and only yours): store it, and send it as `since` next time.' }),
     has_more: Type.Boolean({ description: 'More changes are ready now: ask again with `next` straight away.' }),
   },
   {
     $id: 'TaskChanges',
     additionalProperties: false,
     description: 'A page of the change feed.',
-    examples: [{ changes: [{ id: '0193a1e2-5b7c-7d3e-9f10-2a3b4c5d6e7f', deleted: true, deleted_at: '2026-11-26T14:50:58.123Z' }], next: 'eyJ1IjoiLi4uIn0', has_more: false }],
+    examples: [{ changes: [{ id: '0193a1e2-5b7c-7d3e-9f10-2a3b4c5d6e7f', deleted: true, deleted_at: '2026-11-26T14:50:58.123Z' }], next: 'yBIoLhJxdOcnM8W_9S1GnJ16qwSuDbJUN6Yfy7Vflb71PJIFPOACUBFmlUXZ_sV32fFtL8-ZKu8kZsxBUqrf1gnSplPBB4SDgCjMXnaPcuPq', has_more: false }],
   },
 )
 

@@ -20,6 +20,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import pg from 'pg'
 import { uuidv7 } from '../../src/db/uuidv7.js'
 import { EXPOSED_HEADERS } from '../../src/plugins/cors.js'
+import { OpaqueTokens } from '../../src/routes/opaque-token.js'
 import { API_SECURITY_HEADERS } from '../../src/plugins/security-headers.js'
 import {
   completeStatement,
@@ -145,10 +146,10 @@ const STATIC_HEADERS = {
 
 const etagOf = (row: Row) => `"${row.version as number}"`
 
-/** The opaque cursor and the Link header, as src/routes/list-cursor.ts makes them. */
-function nextPageLink(requestUrl: string, cursor: object): string {
+/** The sealed cursor and the Link header, as src/routes/list-cursor.ts makes them, with the key the API reads. */
+function nextPageLink(tokens: OpaqueTokens, requestUrl: string, userId: string, sort: Sort, order: Order, last: Row): string {
   const url = new URL(requestUrl, 'http://localhost')
-  url.searchParams.set('cursor', Buffer.from(JSON.stringify(cursor)).toString('base64url'))
+  url.searchParams.set('cursor', tokens.seal(`cursor\0${sort}\0${order}\0${userId}`, { k: last.sort_key, i: last.id }))
   return `<${url.pathname}${url.search}>; rel="next"`
 }
 
@@ -156,6 +157,8 @@ function nextPageLink(requestUrl: string, cursor: object): string {
 
 async function main(): Promise<void> {
   const { query, close } = await openQuery()
+  const [tokenKey] = await query({ name: 'token_key', text: "select key from token_keys where purpose = 'tokens'", values: [] })
+  const tokens = new OpaqueTokens(Buffer.from(tokenKey!.key as string, 'hex'))
   const app = Fastify({ logger: false })
   const secret = process.env.BETTER_AUTH_SECRET
   if (secret !== undefined) {
@@ -206,7 +209,7 @@ async function main(): Promise<void> {
           const found = rows[0]!.id === null ? [] : rows
           reply.header('x-total-count', String(rows[0]!.total))
           const last = found.length > limit ? found[limit - 1]! : undefined
-          if (last !== undefined) reply.header('link', nextPageLink(request.url, { s: sort, o: order, k: last.sort_key, i: last.id }))
+          if (last !== undefined) reply.header('link', nextPageLink(tokens, request.url, userOf(request), sort, order, last))
           return found.slice(0, limit)
         },
       )
