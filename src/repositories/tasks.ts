@@ -216,12 +216,13 @@ const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (character) =>
  * HTTP driver has no interactive transactions, and one statement is atomic on every driver.
  */
 export class TaskRepository {
-  /** Listings and writes, prepared per shape within the process's bound; the feed's two shapes are its own. */
+  /** Listings and writes, prepared per shape within the process's bound. */
   private readonly statements: PreparedStatements
-  private readonly changeQueries = new Map<string, ReturnType<TaskRepository['prepareChanges']>>()
 
   /** Statements of a single shape, prepared once. */
   private readonly getOne
+  private readonly changesFromNothing
+  private readonly changesSince
   private readonly countOne
   private readonly clearCompleted
   private readonly ownedElsewhere
@@ -232,6 +233,8 @@ export class TaskRepository {
     const statements = (this.statements = preparedStatementsOf(orm))
     this.getOne = statements.prepared('tasks_get', '', (name) => orm.select(TASK_COLUMNS).from(tasks).where(target(false)).prepare(name))
     this.countOne = statements.prepared('tasks_stats', '', (name) => this.prepareStats(name))
+    this.changesFromNothing = statements.prepared('tasks_changes_from_nothing', '', (name) => this.prepareChanges(false, name))
+    this.changesSince = statements.prepared('tasks_changes_since', '', (name) => this.prepareChanges(true, name))
     this.clearCompleted = statements.prepared('tasks_clear_completed', '', (name) =>
       orm
         .update(tasks)
@@ -380,7 +383,7 @@ export class TaskRepository {
   async changes(userId: string, { since, limit }: ChangesOptions): Promise<ChangesPage> {
     const floor = since?.floor
     const after = since?.pass?.scan ?? since?.safe ?? FEED_START
-    const prepared = preparedOnce(this.changeQueries, String(floor !== undefined), () => this.prepareChanges(floor !== undefined))
+    const prepared = floor === undefined ? this.changesFromNothing : this.changesSince
     const rows = await rowsOf<FeedRow>(prepared, { userId, afterXid: after.xid, afterId: after.id, floor, limit: limit + 1 })
     const watermark = { xid: BigInt(rows[0]!.purged_xid), id: rows[0]!.purged_id }
     if (since !== undefined && precedes(since.safe, watermark) && watermark.xid >= since.floor) {
@@ -404,7 +407,7 @@ export class TaskRepository {
   }
 
   /** A page of the feed, and the horizon and the purge's watermark in its snapshot, which a page needs even when it is empty. */
-  private prepareChanges(withFloor: boolean) {
+  private prepareChanges(withFloor: boolean, name: string) {
     const page = this.orm
       .select({ ...FEED_TASK_COLUMNS, deleted_at: tasks.deleted_at, change_xid: tasks.change_xid })
       .from(tasks)
@@ -426,7 +429,7 @@ export class TaskRepository {
       .from(snapshot)
       .innerJoin(feedWatermark, sql`true`)
       .leftJoin(page, sql`true`)
-      .prepare(`tasks_changes_${withFloor ? 'since' : 'from_nothing'}`)
+      .prepare(name)
   }
 
   async create(userId: string, fields: Pick<TaskFields, 'title'> & Partial<TaskFields>, claim?: IdempotencyClaim): Promise<Task | RecordedResponse> {
@@ -665,16 +668,6 @@ export class TaskRepository {
   async belongsToAnotherUser(userId: string, id: string): Promise<boolean> {
     return (await this.ownedElsewhere.execute({ userId, id })).length > 0
   }
-}
-
-/** The cached prepared statement for `key`, prepared on first use. */
-function preparedOnce<T>(cache: Map<string, T>, key: string, prepare: () => T): T {
-  let prepared = cache.get(key)
-  if (prepared === undefined) {
-    prepared = prepare()
-    cache.set(key, prepared)
-  }
-  return prepared
 }
 
 /** A task's row as every driver returns it unmapped: timestamps in PostgreSQL's text form. */
