@@ -176,4 +176,17 @@ forEachDriver(t, async (t, databaseUrl) => {
     t.same(json(empty), [])
     t.equal(empty.headers['x-total-count'], String(all.length - 1))
   })
+  t.test('the longest sort key still makes a cursor the next request takes', async (t) => {
+    // 200 code points of four UTF-8 bytes each: the largest title, and so the largest cursor a page can make.
+    const longest = { authorization: bearer('longest-titles').authorization }
+    for (const letter of ['\u{1D538}', '\u{1D539}']) {
+      const created = await app.inject({ method: 'POST', url: '/api/tasks', headers: longest, payload: { title: letter.repeat(200) } })
+      t.equal(created.statusCode, 201)
+    }
+    const first = await app.inject({ url: '/api/tasks?sort=title&limit=1', headers: longest })
+    const next = /^<([^>]+)>/.exec(first.headers.link as string)![1]!
+    const second = await app.inject({ url: next, headers: longest })
+    t.equal(second.statusCode, 200, `a cursor of ${new URL(next, 'http://x').searchParams.get('cursor')!.length} characters is accepted`)
+    t.equal(json<Task[]>(second)[0]?.title, '\u{1D539}'.repeat(200))
+  })
 })

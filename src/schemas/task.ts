@@ -196,7 +196,7 @@ export const TaskListQuery = Type.Object(
     ),
     limit: Type.Optional(Type.Integer({ format: 'int32', minimum: 1, maximum: 500, description: 'Page size. Default: 100.' })),
     cursor: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 1024, description: 'Opaque: take it from the previous page’s `Link: <…>; rel="next"`.' }),
+      Type.String({ minLength: 1, maxLength: 2048, description: 'Opaque: take it from the previous page’s `Link: <…>; rel="next"`.' }),
     ),
   },
   { additionalProperties: false },
