@@ -2,6 +2,7 @@ import t, { type Test } from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import { buildApp, json, tokenFor, type TaskJson as Task } from './support/app.js'
 import { forEachDriver } from './support/drivers.js'
+import { ListCursors } from '../src/routes/list-cursor.js'
 
 /**
  * SQL and LIKE metacharacters are data, never syntax, on every driver: text full of quotes, comment markers,
@@ -232,11 +233,15 @@ forEachDriver(t, async (t, databaseUrl) => {
     }
   })
 
-  t.test('a forged cursor carrying SQL is data for a text key and a 422 for any other key', async (t) => {
+  t.test('a cursor whose key is SQL is data for a text key and a 422 for any other key', async (t) => {
     const whole = json<Task[]>(await app.inject({ url: '/api/tasks?sort=title&limit=500', headers: as(USER) }))
     const start = whole.findIndex((task) => task.title === "'; drop table tasks; --")
+    // Cursors are sealed, so a client cannot forge one: these are sealed with the server's own key, as if it had
+    // been taken, to show that a cursor's key still reaches SQL as data only.
+    const cursors = new ListCursors(app.opaqueTokens)
+    const NIL = '00000000-0000-0000-0000-000000000000'
     // The key is that task's own sort key and the id is below every id, so the page starts at that task.
-    const forged = Buffer.from(JSON.stringify({ s: 'title', o: 'asc', k: "'; drop table tasks; --", i: '00000000-0000-0000-0000-000000000000' })).toString('base64url')
+    const forged = cursors.encode(USER, { key: "'; drop table tasks; --", id: NIL }, { sort: 'title', order: 'asc' })
     const page = await app.inject({ url: `/api/tasks?sort=title&limit=500&cursor=${forged}`, headers: as(USER) })
     t.equal(page.statusCode, 200)
     t.same(
@@ -245,7 +250,7 @@ forEachDriver(t, async (t, databaseUrl) => {
     )
     for (const sort of ['created', 'updated', 'due_date', 'priority']) {
       const order = sort === 'due_date' ? 'asc' : 'desc'
-      const cursor = Buffer.from(JSON.stringify({ s: sort, o: order, k: "1'; drop table tasks; --", i: '00000000-0000-0000-0000-000000000000' })).toString('base64url')
+      const cursor = cursors.encode(USER, { key: "1'; drop table tasks; --", id: NIL }, { sort, order })
       const response = await app.inject({ url: `/api/tasks?sort=${sort}&cursor=${cursor}`, headers: as(USER) })
       const problem = assertProblem(t, response, 422, `a sort=${sort} cursor whose key is SQL, not a ${sort} value`)
       t.match(problem.errors, [{ path: '/querystring/cursor' }])
