@@ -128,8 +128,8 @@ const auth: FastifyPluginAsync = async (fastify) => {
           'retry-after': '5',
         })
       }
-      // verify() and callerOf() throw nothing else: each library's errors are translated where it is called.
-      const { reason, detail } = error as TokenRejection
+      // Each library's errors are translated where it is called; anything else is refused without a reason.
+      const { reason, detail } = error instanceof TokenRejection ? error : new TokenRejection('invalid', 'The token is not valid.')
       request.log.info({ reason, detail }, 'token refused')
       return new HttpProblem(401, detail, { 'www-authenticate': 'Bearer error="invalid_token"' })
     }
