@@ -1,6 +1,5 @@
 import type { Test } from 'tap'
 import type { AddressInfo } from 'node:net'
-import type { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import { createSigner } from 'fast-jwt'
 import app, { serverOptions, type AppOptions } from '../../src/app.js'
@@ -18,7 +17,7 @@ export function testConfig(env: Record<string, string | undefined> = {}): Config
 
 export interface BuildOptions extends Omit<AppOptions, 'config'> {
   /** Where the log lines go (with LOG_LEVEL set); stdout by default. */
-  logStream?: Writable
+  logStream?: { write(line: string): void }
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Test } from 'tap'
-import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
-import app, { serverOptions, type AppOptions } from '../../src/app.js'
-import { testConfig } from './app.js'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { AppOptions } from '../../src/app.js'
+import { buildApp } from './app.js'
 
 /** One pino log line, parsed. */
 export type LogLine = Record<string, unknown> & { level: number; msg?: string; reqId?: string }
@@ -14,15 +14,12 @@ export interface LoggedApp {
   linesOf(response: LightMyRequestResponse): LogLine[]
 }
 
-/** Builds the app as test/support/app.ts's buildApp does, but logging at `info` into memory for the test to read. */
+/** The app as buildApp builds it, with the server's logger options, logging at `info` into memory for the test to read. */
 export async function buildLoggedApp(t: Test, env: Record<string, string | undefined> = {}, options: Omit<AppOptions, 'config'> = {}): Promise<LoggedApp> {
   const lines: LogLine[] = []
-  const stream = { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) }
-  const server = Fastify({ ...serverOptions, logger: { level: 'info', stream } })
-  server.register(app, { config: testConfig(env), ...options })
-  t.teardown(() => server.close())
-  await server.ready()
-  return { app: server, lines, linesOf: (response) => lines.filter((line) => line.reqId === response.headers['x-request-id']) }
+  const logStream = { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) }
+  const app = await buildApp(t, { LOG_LEVEL: 'info', ...env }, { ...options, logStream })
+  return { app, lines, linesOf: (response) => lines.filter((line) => line.reqId === response.headers['x-request-id']) }
 }
 
 /** pino's number for `info`. */
