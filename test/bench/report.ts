@@ -15,7 +15,7 @@ export interface Comparison {
   rounds: { api: Measurement[]; ceiling: Measurement[] }
 }
 
-/** One of issue 7's targets, as met (or not) by this run. */
+/** One of the benchmark's targets, as met (or not) by this run. */
 export interface Check {
   target: string
   measured: string
@@ -106,7 +106,7 @@ export function markdown(report: Report): string {
     header,
     ...lines,
     ``,
-    `## Issue 7's targets`,
+    `## Targets`,
     ``,
     ...report.checks.map((check) => `- ${check.pass ? '✅' : '❌'} ${check.target}: ${check.measured}`),
     ...(report.notes.length > 0 ? ['', '## Notes', '', ...report.notes.map((note) => `- ${note.replace(/\n/g, '\n  ')}`)] : []),

@@ -302,7 +302,7 @@ async function pglitePhase(bench: Bench, secret: string): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------- targets
 
-/** Issue 7's targets, each a ratio within this run. A run without answers fails whatever it is compared with. */
+/** The benchmark's targets, each a ratio within this run. A run without answers fails whatever it is compared with. */
 function targets(bench: Bench): Check[] {
   const checks: Check[] = []
   const ratioCheck = (target: string, ratio: number, pass: (ratio: number) => boolean, detail = '') =>

@@ -20,7 +20,7 @@ export interface Scenario {
   /** What the request is, for the tables. */
   request: string
   kind: 'read' | 'write'
-  /** The least throughput, as a fraction of the ceiling's, that issue 7 accepts. */
+  /** The least throughput, as a fraction of the ceiling's, that the benchmark accepts. */
   minRatio: number
   /** The n-th request of a run: users in turn, and each user's tasks in turn. */
   build(users: BenchUser[], n: number): RequestSpec

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 
 /**
- * Everything the benchmark can be told, from the environment. The defaults are the full run the README
+ * Everything the benchmark can be told, from the environment. The defaults are the full run test/bench/README.md
  * documents (about 25 minutes on 2 cores); develop with short ones, e.g.
  * `BENCH_SECONDS=2 BENCH_ROUNDS=1 BENCH_CONNECTIONS=50,200 npm run bench`.
  */
