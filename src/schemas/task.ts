@@ -3,6 +3,7 @@ import { PRIORITIES, RECURRENCES } from '../db/schema.js'
 import { Count } from './count.js'
 import { Nullable, StringEnum } from './kinds.js'
 import { STORABLE_TEXT_PATTERN } from './patterns.js'
+import { ref } from './ref.js'
 
 /** Dates leave the repository as Date objects and are serialized as RFC 3339 UTC strings with milliseconds. */
 const DateTime = (description: string) =>
@@ -37,7 +38,11 @@ const DescriptionInput = Nullable(Type.String({ maxLength: 1000, pattern: STORAB
 
 const Completed = Type.Boolean({ description: 'Whether the task is done.' })
 
-const Priority = StringEnum(PRIORITIES, { description: 'Default: `medium`.' })
+/**
+ * The enums are components of their own, referenced wherever they are used, so a generated client has one
+ * type for each.
+ */
+export const Priority = StringEnum(PRIORITIES, { $id: 'Priority', description: 'How urgent the task is. Default: `medium`.' })
 
 /** Tags a task holds, at most. */
 export const MAX_TAGS = 20
@@ -54,9 +59,11 @@ const Tags = Type.Array(Type.String({ minLength: 1, maxLength: 32, pattern: STOR
   examples: [['work', 'errands']],
 })
 
-const Recurrence = Nullable(StringEnum(RECURRENCES), {
+/** Nullable in itself, so that fields refer to it without an `anyOf`, which the serializer would pay for per value. */
+export const Recurrence = Nullable(StringEnum(RECURRENCES), {
+  $id: 'Recurrence',
   description:
-    'Completing the task creates its next occurrence, due one period later (UTC, same time of day); a monthly or yearly series keeps its day of month, clamped in months that lack it (Jan 31 → Feb 28 → Mar 31). Needs a `due_date`.',
+    'How the task repeats; null when it does not. Completing the task creates its next occurrence, due one period later (UTC, same time of day); a monthly or yearly series keeps its day of month, clamped in months that lack it (Jan 31 → Feb 28 → Mar 31). Needs a `due_date`.',
 })
 
 /** A due date as clients send it: an RFC 3339 date-time with an offset, or null for none. */
@@ -68,10 +75,10 @@ const DueDateInput = Nullable(DateTimeInput('When the task is due; stored in UTC
 const writable = {
   description: Type.Optional(DescriptionInput),
   completed: Type.Optional(Completed),
-  priority: Type.Optional(Priority),
+  priority: Type.Optional(ref(Priority)),
   tags: Type.Optional(Tags),
   due_date: Type.Optional(DueDateInput),
-  recurrence: Type.Optional(Recurrence),
+  recurrence: Type.Optional(ref(Recurrence)),
 }
 
 export const Task = Type.Object(
@@ -87,10 +94,10 @@ export const Task = Type.Object(
     description: Description,
     completed: Completed,
     completed_at: Nullable(DateTime('When the task was last completed.'), { readOnly: true }),
-    priority: Priority,
+    priority: ref(Priority),
     tags: Tags,
     due_date: Nullable(DateTime('When the task is due.')),
-    recurrence: Recurrence,
+    recurrence: ref(Recurrence),
     next_task_id: Nullable(Uuid('The next occurrence’s id.'), {
       readOnly: true,
       description: 'The occurrence that completing this recurring task created.',
@@ -165,7 +172,7 @@ export const TaskListQuery = Type.Object(
       StringEnum(['all', 'pending', 'completed'], { description: 'Default: `all`.' }),
     ),
     priority: Type.Optional(
-      Type.Array(Priority, { minItems: 1, maxItems: 10, description: 'One or more priorities: repeat the parameter or separate by commas.' }),
+      Type.Array(ref(Priority), { minItems: 1, maxItems: 10, description: 'One or more priorities: repeat the parameter or separate by commas.' }),
     ),
     tag: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 32, pattern: STORABLE_TEXT_PATTERN }), {
@@ -230,4 +237,4 @@ export const ClearCompletedQuery = Type.Object(
   { additionalProperties: false },
 )
 
-export const taskSchemas = [Task, TaskCreate, TaskUpdate, TaskCompletion, TaskStats, TaskDeletion]
+export const taskSchemas = [Priority, Recurrence, Task, TaskCreate, TaskUpdate, TaskCompletion, TaskStats, TaskDeletion]
