@@ -3,6 +3,8 @@ import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
+import { compactDocument, type OpenApiDocument } from '../schemas/components.js'
+import { SHARED_PROBLEMS } from '../schemas/responses.js'
 import { DOCUMENT_SECURITY_HEADERS } from './security-headers.js'
 
 /**
@@ -44,7 +46,9 @@ const docs: FastifyPluginAsync = async (fastify) => {
     },
     // Name components after the schemas' $id (Task, Problem, …) instead of def-0, def-1; addSchema requires one.
     refResolver: { buildLocalReference: (json) => json.$id as string },
-    transformObject: (documentObject) => withOptionalCompletionBody((documentObject as { openapiObject: OpenApiDocument }).openapiObject),
+    // What every operation repeats (headers, problem answers, parameters) is written once, in `components`.
+    transformObject: (documentObject) =>
+      compactDocument(withOptionalCompletionBody((documentObject as { openapiObject: OpenApiDocument }).openapiObject), Object.values(SHARED_PROBLEMS)),
   })
   await fastify.register(fastifySwaggerUi, {
     routePrefix: '/docs',
@@ -90,8 +94,6 @@ function server({ PUBLIC_URL, NODE_ENV }: Config) {
     'x-internal': false,
   }
 }
-
-type OpenApiDocument = { paths: Record<string, Record<string, unknown>> }
 
 /**
  * @fastify/swagger marks every request body required; the completion body is optional (no body toggles),

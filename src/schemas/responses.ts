@@ -1,5 +1,6 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 import { PROBLEM_CONTENT_TYPE } from '../http/problem.js'
+import type { SharedResponse } from './components.js'
 import { Count } from './count.js'
 import { REQUEST_ID_PATTERN } from './patterns.js'
 import { Problem, ValidationProblem } from './problem.js'
@@ -77,27 +78,82 @@ export interface ProblemScope {
   write?: boolean
 }
 
+/**
+ * A problem answer many operations give alike, word for word: the OpenAPI document holds it once, as
+ * `components.responses.<name>`, and the operations refer to it (see components.ts).
+ */
+export interface SharedProblem extends SharedResponse {
+  headers: HeaderName[]
+  /** As the routes declare it. */
+  response: ReturnType<typeof problemResponse>
+}
+
+function sharedProblem(name: string, status: number, description: string, schema: TSchema = Problem, extraHeaders: HeaderName[] = []): SharedProblem {
+  return {
+    name,
+    status,
+    description,
+    schema: schema.$id as string,
+    headers: [...API_HEADERS, ...extraHeaders],
+    response: problemResponse('api', description, schema, extraHeaders),
+  }
+}
+
+/** The problems of the `/api` operations, each written once. */
+export const SHARED_PROBLEMS = {
+  invalidJson: sharedProblem('InvalidJson', 400, 'The body is not valid JSON.'),
+  unauthorized: sharedProblem('Unauthorized', 401, 'Missing, invalid or expired bearer token.', Problem, ['WWW-Authenticate']),
+  forbidden: sharedProblem('Forbidden', 403, 'The task, or the user in the path, is not the caller’s.'),
+  notFound: sharedProblem('NotFound', 404, 'No task has this id.'),
+  stillRunning: sharedProblem('IdempotencyKeyInUse', 409, 'A request with this `Idempotency-Key` is still running; retry after `Retry-After` seconds.', Problem, ['Retry-After']),
+  purged: sharedProblem('SyncTokenExpired', 410, 'Deleted tasks the sync token still needs have been purged: sync again without `since`.'),
+  changed: sharedProblem(
+    'PreconditionFailed',
+    412,
+    '`If-Match` does not match: the task changed. Nothing was written; the task’s current `ETag` is sent.',
+    Problem,
+    ['ETag'],
+  ),
+  tooLarge: sharedProblem('ContentTooLarge', 413, 'The body is larger than `BODY_LIMIT` bytes.'),
+  notJson: sharedProblem('UnsupportedMediaType', 415, 'The body is not `application/json`.'),
+  invalid: sharedProblem('ValidationFailed', 422, 'The request breaks the schema; `errors` names each field.', ValidationProblem),
+  invalidOrKeyReused: sharedProblem(
+    'ValidationFailedOrKeyReused',
+    422,
+    'The request breaks the schema, or reuses an `Idempotency-Key` for another request; `errors` names each field.',
+    ValidationProblem,
+  ),
+  rateLimited: sharedProblem('TooManyRequests', 429, 'The caller’s rate limit is spent; retry after `Retry-After` seconds.', Problem, ['Retry-After']),
+  unexpected: sharedProblem('InternalError', 500, 'Unexpected error; quote the request id when reporting it.'),
+  unavailable: sharedProblem(
+    'ServiceUnavailable',
+    503,
+    'The database, or the keys to check tokens with, cannot be reached; nothing was changed. Retry after `Retry-After` seconds.',
+    Problem,
+    ['Retry-After'],
+  ),
+  outcomeUnknown: sharedProblem(
+    'OutcomeUnknown',
+    504,
+    'The database did not answer in time after the change was sent: whether it was saved is unknown. Read it again, or retry with the same `Idempotency-Key`.',
+  ),
+} satisfies Record<string, SharedProblem>
+
 export function apiProblems({ body = false, task = false, owned = false, conditional = false, idempotent = false, gone = false, write = idempotent }: ProblemScope) {
   return {
-    ...(body && { 400: problemResponse('api', 'The body is not valid JSON.') }),
-    401: problemResponse('api', 'Missing, invalid or expired bearer token.', Problem, ['WWW-Authenticate']),
-    ...(owned && { 403: problemResponse('api', 'The task, or the user in the path, is not the caller’s.') }),
-    ...(task && { 404: problemResponse('api', 'No task has this id.') }),
-    ...(idempotent && { 409: problemResponse('api', 'A request with this `Idempotency-Key` is still running; retry after `Retry-After` seconds.', Problem, ['Retry-After']) }),
-    ...(gone && { 410: problemResponse('api', 'Deleted tasks the sync token still needs have been purged: sync again without `since`.') }),
-    ...(conditional && { 412: problemResponse('api', '`If-Match` does not match: the task changed. Nothing was written; the task’s current `ETag` is sent.', Problem, ['ETag']) }),
-    ...(body && { 413: problemResponse('api', 'The body is larger than `BODY_LIMIT` bytes.') }),
-    ...(body && { 415: problemResponse('api', 'The body is not `application/json`.') }),
-    422: problemResponse(
-      'api',
-      idempotent ? 'The request breaks the schema, or reuses an `Idempotency-Key` for another request; `errors` names each field.' : 'The request breaks the schema; `errors` names each field.',
-      ValidationProblem,
-    ),
-    429: problemResponse('api', 'The caller’s rate limit is spent; retry after `Retry-After` seconds.', Problem, ['Retry-After']),
-    500: problemResponse('api', 'Unexpected error; quote the request id when reporting it.'),
-    503: problemResponse('api', 'The database, or the keys to check tokens with, cannot be reached; nothing was changed. Retry after `Retry-After` seconds.', Problem, ['Retry-After']),
-    ...(write && {
-      504: problemResponse('api', 'The database did not answer in time after the change was sent: whether it was saved is unknown. Read it again, or retry with the same `Idempotency-Key`.'),
-    }),
+    ...(body && { 400: SHARED_PROBLEMS.invalidJson.response }),
+    401: SHARED_PROBLEMS.unauthorized.response,
+    ...(owned && { 403: SHARED_PROBLEMS.forbidden.response }),
+    ...(task && { 404: SHARED_PROBLEMS.notFound.response }),
+    ...(idempotent && { 409: SHARED_PROBLEMS.stillRunning.response }),
+    ...(gone && { 410: SHARED_PROBLEMS.purged.response }),
+    ...(conditional && { 412: SHARED_PROBLEMS.changed.response }),
+    ...(body && { 413: SHARED_PROBLEMS.tooLarge.response }),
+    ...(body && { 415: SHARED_PROBLEMS.notJson.response }),
+    422: (idempotent ? SHARED_PROBLEMS.invalidOrKeyReused : SHARED_PROBLEMS.invalid).response,
+    429: SHARED_PROBLEMS.rateLimited.response,
+    500: SHARED_PROBLEMS.unexpected.response,
+    503: SHARED_PROBLEMS.unavailable.response,
+    ...(write && { 504: SHARED_PROBLEMS.outcomeUnknown.response }),
   }
 }
