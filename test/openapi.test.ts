@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
+import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript'
 import { bearer, buildApp, json, type TaskJson } from './support/app.js'
 import { cleanEnv, runNode, SCRIPTS, tempDir } from './support/process.js'
 
@@ -25,21 +26,43 @@ interface Document {
   info: { title: string; version: string; license?: unknown }
   servers: { url: string; description: string }[]
   security: unknown[]
-  components: { schemas: Record<string, { examples?: unknown[] }>; securitySchemes: Record<string, { type: string; scheme: string; bearerFormat: string }> }
+  components: {
+    schemas: Record<string, { examples?: unknown[]; properties?: Record<string, unknown> }>
+    securitySchemes: Record<string, { type: string; scheme: string; bearerFormat: string; description?: string }>
+    parameters?: Record<string, unknown>
+    headers?: Record<string, unknown>
+    responses?: Record<string, unknown>
+  }
   paths: Record<string, Record<string, Operation>>
 }
 
 const app = await buildApp(t)
 const served = (await app.inject({ url: '/docs/json' })).body
-const document = JSON.parse(served) as Document
+/** The document as served: what operations share is written once, in `components`, and referred to. */
+const compact = JSON.parse(served) as Document
+/** The same document with shared responses, parameters and headers written out where they are used. */
+const document = inlined(compact, compact) as Document
 const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
   Object.entries(methods).map(([method, operation]) => ({ path, method: method.toUpperCase(), operation })),
 )
 const operation = (id: string) => operations.find(({ operation }) => operation.operationId === id)!.operation
 
+/** `value` with each `$ref` to a shared response, parameter or header replaced by what it refers to; schema references stay. */
+function inlined(value: unknown, root: Document): unknown {
+  if (Array.isArray(value)) return value.map((item) => inlined(item, root))
+  if (value === null || typeof value !== 'object') return value
+  const { $ref } = value as { $ref?: unknown }
+  if (typeof $ref === 'string' && /^#\/components\/(responses|parameters|headers)\//.test($ref)) {
+    const target = $ref.slice(2).split('/').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], root)
+    if (target === undefined) throw new Error(`${$ref} refers to nothing`)
+    return inlined(target, root)
+  }
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, inlined(item, root)]))
+}
+
 t.test('the served document is the committed openapi.json, byte for byte', async (t) => {
   const committed = await readFile(COMMITTED, 'utf8')
-  t.equal(`${JSON.stringify(document, null, 2)}\n`, committed, 'the contract changed: run `npm run openapi` and commit openapi.json')
+  t.equal(`${JSON.stringify(compact, null, 2)}\n`, committed, 'the contract changed: run `npm run openapi` and commit openapi.json')
 })
 
 t.test('`npm run openapi` writes that document', async (t) => {
@@ -64,7 +87,7 @@ t.test('OpenAPI 3.1 with every operation named, tagged, summarized and described
 })
 
 t.test('named components for every public shape, with examples, and no anonymous copies', async (t) => {
-  const names = ['Task', 'TaskCreate', 'TaskUpdate', 'TaskCompletion', 'TaskStats', 'TaskDeletion', 'TaskChanges', 'Tombstone', 'Problem', 'ValidationProblem', 'FieldError', 'HealthStatus']
+  const names = ['Priority', 'Recurrence', 'Task', 'TaskCreate', 'TaskUpdate', 'TaskCompletion', 'TaskStats', 'TaskDeletion', 'TaskChanges', 'Tombstone', 'Problem', 'ValidationProblem', 'FieldError', 'HealthStatus']
   t.same(Object.keys(document.components.schemas).sort(), names.sort())
   for (const name of ['Task', 'TaskCreate', 'TaskUpdate', 'TaskCompletion', 'TaskStats', 'TaskDeletion', 'TaskChanges', 'Tombstone', 'Problem', 'ValidationProblem']) {
     t.ok(document.components.schemas[name]!.examples?.length, `${name} has an example`)
@@ -72,6 +95,64 @@ t.test('named components for every public shape, with examples, and no anonymous
   t.notMatch(served, /def-\d/, 'no def-N names')
   const taskShape = JSON.stringify((document.components.schemas.Task as { properties: unknown }).properties)
   t.equal(served.split(taskShape).length - 1, 1, 'the Task shape appears once; everything else refers to it')
+})
+
+t.test('a compact document: at most 80 KB minified, what operations share written once in components', async (t) => {
+  const size = Buffer.byteLength(JSON.stringify(compact))
+  t.ok(size <= 80 * 1024, `${size} bytes minified, within 80 KB`)
+  for (const kind of ['headers', 'responses', 'parameters'] as const) {
+    const defined = Object.keys(compact.components[kind] ?? {}).sort()
+    const referenced = [...new Set([...served.matchAll(new RegExp(`"#/components/${kind}/([^"]+)"`, 'g'))].map((match) => match[1]!))].sort()
+    t.ok(defined.length > 0, `components.${kind} holds something`)
+    t.same(referenced, defined, `every one of components.${kind} is referenced, and every reference to one resolves`)
+  }
+  const compactOperations = Object.values(compact.paths).flatMap((methods) => Object.values(methods))
+  for (const { operationId, responses, parameters = [] } of compactOperations) {
+    for (const [status, response] of Object.entries(responses)) {
+      for (const [name, header] of Object.entries(response.headers ?? {})) {
+        t.same(header, { $ref: `#/components/headers/${name}` }, `${operationId} ${status}: ${name} refers to its component`)
+      }
+      // The public probes' few problems are their own (other headers), and stay where they are.
+      const api = !['getHealth', 'getReadiness'].includes(operationId)
+      if (api && Number(status) >= 400) t.match(response, { $ref: /^#\/components\/responses\// }, `${operationId} ${status}: a shared problem response`)
+    }
+    const inline = parameters.filter((parameter) => !('$ref' in parameter))
+    t.same(inline, [], `${operationId}: every parameter refers to a component (each is taken by several operations)`)
+  }
+})
+
+t.test('Priority and Recurrence: one named schema each, referenced wherever they are used', async (t) => {
+  const { schemas } = compact.components
+  t.match(schemas.Priority, { type: 'string', enum: ['low', 'medium', 'high'] })
+  t.match(schemas.Recurrence, { type: ['string', 'null'], enum: ['daily', 'weekly', 'monthly', 'yearly', null] })
+  for (const name of ['Task', 'TaskCreate', 'TaskUpdate']) {
+    t.same(schemas[name]!.properties!.priority, { $ref: '#/components/schemas/Priority' }, `${name}.priority`)
+    t.same(schemas[name]!.properties!.recurrence, { $ref: '#/components/schemas/Recurrence' }, `${name}.recurrence`)
+  }
+  const priorityFilter = document.paths['/api/tasks']!.get!.parameters!.find((parameter) => parameter.name === 'priority') as { schema?: unknown }
+  t.match(priorityFilter.schema, { type: 'array', items: { $ref: '#/components/schemas/Priority' } }, 'the list filter takes Priority values')
+  t.equal(served.split('"enum":["low","medium","high"]').length - 1, 1, 'the priorities are listed once')
+  t.equal(served.split('"enum":["daily","weekly","monthly","yearly",null]').length - 1, 1, 'the recurrences are listed once')
+})
+
+t.test('a generated client has one type per enum', async (t) => {
+  // openapi-typescript, as the client test uses it: one union type per enum component, used everywhere.
+  const types = astToString(await openapiTS(compact as unknown as OpenAPI3, { silent: true }))
+  t.equal(types.split('"low" | "medium" | "high"').length - 1, 1, 'one Priority union')
+  t.match(types, /\bPriority: "low" \| "medium" \| "high";/, '…named Priority')
+  t.equal(types.split('"daily" | "weekly" | "monthly" | "yearly" | null').length - 1, 1, 'one Recurrence union')
+  t.match(types, /\bRecurrence: "daily" \| "weekly" \| "monthly" \| "yearly" \| null;/, '…named Recurrence')
+  // With enum output, as orval and @hey-api write it: a single `enum` holds the priorities.
+  const enums = astToString(await openapiTS(compact as unknown as OpenAPI3, { silent: true, enum: true }))
+  const priorityEnums = [...enums.matchAll(/export enum (\w+) \{[^}]*\blow = "low"/g)].map((match) => match[1])
+  t.same(priorityEnums, ['Priority'], 'one enum of priorities, named Priority')
+})
+
+t.test('the Authorize dialog says where a token comes from', async (t) => {
+  const { description = '' } = compact.components.securitySchemes.bearer!
+  t.match(description, 'Development token for user "dev-user"', 'the token `npm start` prints, in its words')
+  t.match(description, '`npm run token -- <user-id>`')
+  t.match(description, '`GET /api/auth/token`', "Better Auth's JWT plugin, in production")
 })
 
 t.test('a bearer JWT scheme on every /api operation; the public routes say security: []', async (t) => {
