@@ -61,11 +61,18 @@ t.test('Swagger UI lists the authorized user’s tasks', async (t) => {
   const problems = watchProblems(page)
   try {
     await page.goto(`${api}/docs`)
-    const operation = page.locator('#operations-tasks-listTasks')
-    await operation.waitFor()
+    // Collapsed on open: the tags are listed, no operation is shown until its tag is opened.
+    const tag = page.locator('#operations-tag-tasks')
+    await tag.waitFor()
+    t.equal(await page.locator('.opblock-tag-section.is-open').count(), 0, 'every tag is collapsed on open')
+    t.equal(await page.locator('.opblock').count(), 0, 'no operation is shown on open')
 
     await page.locator('.auth-wrapper .btn.authorize').click()
     const dialog = page.locator('.dialog-ux .modal-ux')
+    const help = await dialog.locator('.auth-container').first().innerText()
+    t.match(help, /npm run token -- <user-id>/, 'the Authorize dialog names `npm run token`')
+    t.match(help, /Development token for user "dev-user"/, '…the development token printed at startup')
+    t.match(help, /GET \/api\/auth\/token/, "…and Better Auth's token endpoint")
     await dialog.locator('input#auth-bearer-value').fill(token)
     await dialog.locator('.auth-btn-wrapper button[type=submit]').click()
     await dialog.locator('.auth-btn-wrapper button', { hasText: 'Logout' }).waitFor()
@@ -73,6 +80,10 @@ t.test('Swagger UI lists the authorized user’s tasks', async (t) => {
     await dialog.locator('.auth-btn-wrapper .btn-done').click()
     await dialog.waitFor({ state: 'detached' })
 
+    await tag.click()
+    const operation = page.locator('#operations-tasks-listTasks')
+    await operation.waitFor()
+    t.notOk(await operation.locator('.opblock-body').isVisible(), 'the operation opens collapsed')
     await operation.locator('.opblock-summary-control').click()
     await operation.locator('.try-out__btn').click()
     await operation.locator('.execute').click()
