@@ -4,7 +4,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
 import { compactDocument, type OpenApiDocument } from '../schemas/components.js'
-import { SHARED_PROBLEMS } from '../schemas/responses.js'
+import { OCCASIONAL_HEADERS, SHARED_PROBLEMS } from '../schemas/responses.js'
 import { DOCUMENT_SECURITY_HEADERS } from './security-headers.js'
 
 /** Shown in Swagger UI's Authorize dialog: where a token comes from, then what the API checks in it. */
@@ -56,7 +56,10 @@ const docs: FastifyPluginAsync = async (fastify) => {
     refResolver: { buildLocalReference: (json) => json.$id as string },
     // What every operation repeats (headers, problem answers, parameters) is written once, in `components`.
     transformObject: (documentObject) =>
-      compactDocument(withOptionalCompletionBody((documentObject as { openapiObject: OpenApiDocument }).openapiObject), Object.values(SHARED_PROBLEMS)),
+      compactDocument(withOptionalCompletionBody((documentObject as { openapiObject: OpenApiDocument }).openapiObject), {
+        responses: Object.values(SHARED_PROBLEMS),
+        occasionalHeaders: OCCASIONAL_HEADERS,
+      }),
   })
   await fastify.register(fastifySwaggerUi, {
     routePrefix: '/docs',

@@ -5,7 +5,9 @@ import { PROBLEM_CONTENT_TYPE } from '../http/problem.js'
  * Makes the OpenAPI document compact without changing what it says. Routes declare their responses, headers
  * and parameters in full, and @fastify/swagger writes them out in full for every operation; here what is said
  * identically in several places is said once, in `components`, and referred to by `$ref`:
- * - a response header with one definition across the document → `components.headers.<Name>`;
+ * - a response header with one definition across the document, always sent where declared →
+ *   `components.headers.<Name>`, marked `required` (generators type a referenced header as always present);
+ *   headers sent only sometimes stay where they are, optional;
  * - a problem answer given word for word by several operations → `components.responses.<Name>`;
  * - a parameter taken, identically, by several operations → `components.parameters.<Name>`.
  */
@@ -21,6 +23,13 @@ export interface SharedResponse {
   headers: readonly string[]
 }
 
+export interface Repeated {
+  /** Problem answers to write once. */
+  responses: readonly SharedResponse[]
+  /** Response headers sent only sometimes where declared (CORS, paging, replays): left inline, optional. */
+  occasionalHeaders: readonly string[]
+}
+
 interface Reference {
   $ref: string
 }
@@ -31,6 +40,7 @@ interface Parameter {
 interface Response {
   description: string
   headers?: Record<string, unknown>
+  content?: unknown
 }
 interface Operation {
   operationId?: string
@@ -45,14 +55,14 @@ export interface OpenApiDocument {
 const METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'])
 
 /** A copy of the document with what it repeats moved into `components`; the document itself is left alone. */
-export function compactDocument<T extends OpenApiDocument>(document: T, sharedResponses: readonly SharedResponse[]): T {
+export function compactDocument<T extends OpenApiDocument>(document: T, repeated: Repeated): T {
   const compact = structuredClone(document)
   const operations = Object.values(compact.paths).flatMap((item) =>
     Object.entries(item).flatMap(([method, operation]) => (METHODS.has(method) ? [operation as Operation] : [])),
   )
   const parameters = shareParameters(operations)
-  const headers = shareHeaders(operations)
-  const responses = shareResponses(operations, sharedResponses)
+  const headers = shareHeaders(operations, repeated.occasionalHeaders)
+  const responses = shareResponses(operations, repeated.responses)
   compact.components = { ...compact.components, parameters, headers, responses }
   return compact
 }
@@ -62,38 +72,40 @@ const reference = (kind: string, name: string): Reference => ({ $ref: `#/compone
 const responsesOf = (operations: Operation[]) =>
   operations.flatMap((operation) => Object.values(operation.responses ?? {}).filter((response): response is Response => !isReference(response)))
 
-/** Each header name with a single definition in the document becomes a component, referred to by that name. */
-function shareHeaders(operations: Operation[]): Record<string, unknown> {
+/** Each header always sent, with a single definition in the document, becomes a component named after it. */
+function shareHeaders(operations: Operation[], occasionalHeaders: readonly string[]): Record<string, unknown> {
   const definitions = new Map<string, unknown[]>()
   for (const response of responsesOf(operations)) {
     for (const [name, header] of Object.entries(response.headers ?? {})) {
+      if (occasionalHeaders.includes(name)) continue
       const known = definitions.get(name) ?? []
       if (!known.some((definition) => isDeepStrictEqual(definition, header))) definitions.set(name, [...known, header])
     }
   }
-  const shared = Object.fromEntries([...definitions].filter(([, found]) => found.length === 1).map(([name, [header]]) => [name, header]))
+  const shared = new Map([...definitions].flatMap(([name, found]) => (found.length === 1 ? [[name, { ...(found[0] as object), required: true }]] : [])))
   for (const response of responsesOf(operations)) {
     for (const name of Object.keys(response.headers ?? {})) {
-      if (name in shared) response.headers![name] = reference('headers', name)
+      if (shared.has(name)) response.headers![name] = reference('headers', name)
     }
   }
-  return shared
+  return Object.fromEntries(shared)
 }
 
-/** Problem answers written exactly as a shared response says become references to it. Headers are shared first. */
+/**
+ * Problem answers that say exactly what a shared response says (status, description, headers, body) become
+ * references to it. Every operation must write a shared answer alike: one that differs is a mistake, refused.
+ */
 function shareResponses(operations: Operation[], sharedResponses: readonly SharedResponse[]): Record<string, unknown> {
   const components: Record<string, unknown> = {}
   for (const { name, status, description, schema, headers } of sharedResponses) {
-    const shared = {
-      description,
-      headers: Object.fromEntries(headers.map((header) => [header, reference('headers', header)])),
-      content: { [PROBLEM_CONTENT_TYPE]: { schema: reference('schemas', schema) } },
-    }
+    const body = { [PROBLEM_CONTENT_TYPE]: { schema: reference('schemas', schema) } }
     for (const { responses = {} } of operations) {
-      if (isDeepStrictEqual(responses[status], shared)) {
-        responses[status] = reference('responses', name)
-        components[name] = shared
-      }
+      const response = responses[status]
+      if (response === undefined || isReference(response) || response.description !== description) continue
+      if (!isDeepStrictEqual(Object.keys(response.headers ?? {}), headers) || !isDeepStrictEqual(response.content, body)) continue
+      components[name] ??= response
+      if (!isDeepStrictEqual(response, components[name])) throw new Error(`The shared response ${name} is written in two ways`)
+      responses[status] = reference('responses', name)
     }
   }
   return components

@@ -30,6 +30,9 @@ export const HEADERS = {
 
 type HeaderName = keyof typeof HEADERS
 
+/** Sent only sometimes where declared: on CORS requests, while more pages follow, on replays. The others always are. */
+export const OCCASIONAL_HEADERS: HeaderName[] = ['Access-Control-Allow-Origin', 'Link', 'Idempotency-Replayed']
+
 /** Headers on every response of an `/api` operation: the rate limiter counts each request, failed ones too. */
 const API_HEADERS: HeaderName[] = ['X-Request-Id', 'Cache-Control', 'Access-Control-Allow-Origin', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset']
 /** The operational routes are not rate limited. */
