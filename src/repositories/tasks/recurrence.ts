@@ -50,19 +50,20 @@ export function completing(orm: Orm, set: PgUpdateSetSource<typeof tasks>, chang
   const recurrence = field('recurrence')
   const dueDate = field('due_date')
   const seriesDay = seriesDayWritten(changes, stored.due_date, stored.recurrence_day) ?? stored.recurrence_day
-  // The due date in UTC, the series' day, and the first day of the month the next one falls in.
+  // The due date in UTC, the series' day, and the first day of the month the next one falls in. Drizzle names a
+  // subquery's fields, and the task's inside it, without a qualifier: the names are unique in the statement.
   const due = orm
     .select({
-      local: sql<Date>`utc.local`.as('local'),
-      day: sql<number>`coalesce(${seriesDay}, extract(day from utc.local))::smallint`.as('day'),
-      first: sql<Date>`date_trunc('month', utc.local) + case ${recurrence} when 'yearly' then interval '1 year' else interval '1 month' end`.as('first'),
+      local: sql<Date>`utc.local`.as('due_local'),
+      day: sql<number>`coalesce(${seriesDay}, extract(day from utc.local))::smallint`.as('series_day'),
+      period: sql<Date>`date_trunc('month', utc.local) + case ${recurrence} when 'yearly' then interval '1 year' else interval '1 month' end`.as('period_start'),
     })
     .from(sql`(select (${dueDate}) at time zone 'UTC' as local) as utc`)
     .as('due')
   const nextDueDate = sql`(case ${recurrence}
     when 'daily' then ${due.local} + interval '1 day'
     when 'weekly' then ${due.local} + interval '7 days'
-    else ${due.first} + make_interval(days => least(${due.day}, extract(day from ${due.first} + interval '1 month' - interval '1 day'))::int - 1)
+    else ${due.period} + make_interval(days => least(${due.day}, extract(day from ${due.period} + interval '1 month' - interval '1 day'))::int - 1)
       + (${due.local} - date_trunc('day', ${due.local}))
   end) at time zone 'UTC'`
   const computed: Partial<Record<Column, SQLWrapper>> = { id: sql`${slot('spawnId')}::uuid`, due_date: nextDueDate, recurrence_day: due.day, ...FRESH_VALUES }
