@@ -36,7 +36,7 @@ class Replica {
     const query = new URLSearchParams({ limit: String(limit), ...(this.since !== undefined && { since: this.since }) })
     const response = await this.app.inject({ url: `/api/tasks/changes?${query}`, headers: this.headers })
     if (response.statusCode === 410) {
-      // A tombstone this replica needed was purged: start again from nothing, as the README's loop does.
+      // A tombstone this replica needed was purged: start again from nothing, as the sync loop in docs/sync.md does.
       this.restarts++
       this.tasks.clear()
       this.since = undefined

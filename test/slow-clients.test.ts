@@ -2,7 +2,7 @@ import t from 'tap'
 import { bearer, buildApp, listen } from './support/app.js'
 import { answersLikeEveryOther, parseHead, problemIn, REQUEST_ID, trickle } from './support/raw-http.js'
 
-// Its own file: it waits out the real 30 s the README promises, beside the other files rather than after them.
+// Its own file: it waits out the real 30 s docs/operations.md promises, beside the other files rather than after them.
 t.test('a request trickled in byte by byte is cut off with a 408 when its 30 s are up', async (t) => {
   const server = await buildApp(t)
   const port = Number(new URL(await listen(server)).port)

@@ -24,24 +24,34 @@ export class PreparedStatements {
     return this.kept.size
   }
 
+  /** The statement of a kind that has one shape: the kept one, or one `prepare` builds under the name it is given. */
+  single<T>(kind: string, prepare: (name: string) => T): T {
+    return this.kept.has(kind) ? (this.kept.get(kind) as T) : this.keep(kind, kind, prepare)
+  }
+
   /**
-   * The statement of this kind and shape (a text naming everything its SQL depends on; '' for a kind with one
-   * shape): the kept one, or one `prepare` builds under the name it is given.
+   * The statement of this kind and shape: the kept one, or one `prepare` builds from the shape. The shape is both
+   * the cache key (as JSON) and all `prepare` is given, so a statement's SQL cannot depend on an input its key
+   * leaves out; `prepare` is a function made once, not a closure over a request's values.
    */
-  prepared<T>(kind: string, shape: string, prepare: (name: string) => T): T {
-    const key = shape === '' ? kind : `${kind} ${shape}`
-    let statement = this.kept.get(key) as T | undefined
-    if (statement !== undefined) return statement
+  shaped<S, T>(kind: string, shape: S, prepare: (shape: S, name: string) => T): T {
+    const key = `${kind} ${JSON.stringify(shape)}`
+    const statement = this.kept.get(key) as T | undefined
+    return statement ?? this.keep(key, statementName(kind, key), (name) => prepare(shape, name))
+  }
+
+  /** Kept under `key` while the bound allows; past it, built unnamed for its one use. */
+  private keep<T>(key: string, name: string, prepare: (name: string) => T): T {
     if (this.kept.size >= this.limit) return prepare('')
-    statement = prepare(statementName(kind, shape))
+    const statement = prepare(name)
     this.kept.set(key, statement)
     return statement
   }
 }
 
 /** A statement's name: the same for the same SQL in every process, as a shared connection needs. */
-function statementName(kind: string, shape: string): string {
-  return shape === '' ? kind : `${kind}_${createHash('sha256').update(shape).digest('base64url').slice(0, 24)}`
+function statementName(kind: string, key: string): string {
+  return `${kind}_${createHash('sha256').update(key).digest('base64url').slice(0, 24)}`
 }
 
 const byDatabase = new WeakMap<Orm, PreparedStatements>()

@@ -2,28 +2,19 @@
  * The SQL the repository (src/repositories/tasks.ts) sends through Drizzle, written out by hand for the
  * ceiling: the same statements, byte for byte up to whitespace, so the ceiling measures the same database work.
  * They were read off the API's own statement log (LOG_LEVEL=trace); run.ts compares them with that log at
- * every run and warns when the repository has moved on, since the ceiling must then be updated here.
+ * every run and warns when the repository has moved on, since the ceiling must then be updated here
+ * (test/ceiling-sql.test.ts checks the same on every test run). The column lists come from the table, so a new
+ * column needs no edit here.
  */
+import { getTableColumns } from 'drizzle-orm'
+import { tasks } from '../../src/db/schema.js'
+import { TASK_COLUMNS } from '../../src/repositories/tasks/columns.js'
 
-const COLUMNS = [
-  'id',
-  'user_id',
-  'title',
-  'description',
-  'completed',
-  'completed_at',
-  'priority',
-  'tags',
-  'due_date',
-  'recurrence',
-  'next_task_id',
-  'version',
-  'created_at',
-  'updated_at',
-] as const
+/** A task's wire columns, in the table's order, as the repository selects them. */
+const COLUMNS = Object.keys(TASK_COLUMNS) as (keyof typeof TASK_COLUMNS)[]
 
-/** Every column of the table, as an insert lists them: the task's, with the series' day, then the change feed's bookkeeping. */
-const TABLE_COLUMNS = [...COLUMNS.slice(0, COLUMNS.indexOf('version')), 'recurrence_day', ...COLUMNS.slice(COLUMNS.indexOf('version')), 'deleted_at', 'change_xid'] as const
+/** Every column of the table, as an insert lists them: the task's, with the series' day and the change feed's bookkeeping. */
+const TABLE_COLUMNS = Object.keys(getTableColumns(tasks)) as (keyof typeof tasks.$inferSelect)[]
 
 const quoted = (names: readonly string[], table?: string) => names.map((name) => (table ? `"${table}"."${name}"` : `"${name}"`)).join(', ')
 const RETURNING = `returning ${quoted(COLUMNS)}`
@@ -122,26 +113,40 @@ export function createStatement(id: string, userId: string, task: NewTask): Stat
  * plain update in the repository; the benchmark never sends it.)
  */
 export function completeStatement(userId: string, id: string, nextId: string): Statement {
-  const text = `with "target" as (select * from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2 and "tasks"."deleted_at" is null) for update), "spawned" as (
-      insert into "tasks" (id, user_id, title, description, priority, tags, due_date, recurrence, recurrence_day)
-      select $3::uuid, target.user_id, target.title, target.description,
-        target.priority, target.tags,
-        (case target.recurrence
-          when 'daily' then due.local + interval '1 day'
-          when 'weekly' then due.local + interval '7 days'
-          else period.first + make_interval(days => least(due.day, extract(day from period.first + interval '1 month' - interval '1 day'))::int - 1)
-            + (due.local - date_trunc('day', due.local))
-        end) at time zone 'UTC',
-        target.recurrence, due.day
-      from target
-        cross join lateral (select local, coalesce(target.recurrence_day, extract(day from local))::smallint as day
-          from (select (target.due_date) at time zone 'UTC' as local) as utc) as due
-        cross join lateral (select date_trunc('month', due.local)
-          + case target.recurrence when 'yearly' then interval '1 year' else interval '1 month' end as first) as period
-      where not target.completed and target.recurrence is not null and target.next_task_id is null
-        and target.due_date < '9999-01-01T00:00:00Z'
-      returning id), "written" as (update "tasks" set "completed" = $4, "completed_at" = case when "tasks"."completed" then "tasks"."completed_at" else now() end, "next_task_id" = coalesce("tasks"."next_task_id", (select id from spawned)), "version" = case when "tasks"."completed" is distinct from $5 then "tasks"."version" + 1 else "tasks"."version" end, "updated_at" = case when "tasks"."completed" is distinct from $6 then now() else "tasks"."updated_at" end, "change_xid" = case when "tasks"."completed" is distinct from $7 then pg_current_xact_id()::text::bigint else "tasks"."change_xid" end where ("tasks"."id" = $8 and "tasks"."user_id" = $9 and "tasks"."deleted_at" is null) ${RETURNING}) ${selectWritten}`
+  const text = `with "target" as (select ${quoted(TABLE_COLUMNS)} from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2 and "tasks"."deleted_at" is null) for update), "spawned" as (
+      insert into "tasks" (${quoted(TABLE_COLUMNS)})
+      select ${TABLE_COLUMNS.map((column) => OCCURRENCE[column] ?? `"target"."${column}"`).join(', ')}
+      from "target" cross join lateral (select utc.local as "due_local",
+          coalesce("recurrence_day", extract(day from utc.local))::smallint as "series_day",
+          date_trunc('month', utc.local) + case "recurrence" when 'yearly' then interval '1 year' else interval '1 month' end as "period_start"
+        from (select ("target"."due_date") at time zone 'UTC' as local) as utc) "due"
+      where (not "target"."completed" and "target"."recurrence" is not null and "target"."next_task_id" is null
+        and "target"."due_date" < '9999-01-01T00:00:00Z')
+      returning "id"), "written" as (update "tasks" set "completed" = $4, "completed_at" = case when "tasks"."completed" then "tasks"."completed_at" else now() end, "next_task_id" = coalesce("tasks"."next_task_id", ((select "id" from "spawned"))), "version" = case when "tasks"."completed" is distinct from $5 then "tasks"."version" + 1 else "tasks"."version" end, "updated_at" = case when "tasks"."completed" is distinct from $6 then now() else "tasks"."updated_at" end, "change_xid" = case when "tasks"."completed" is distinct from $7 then pg_current_xact_id()::text::bigint else "tasks"."change_xid" end where ("tasks"."id" = $8 and "tasks"."user_id" = $9 and "tasks"."deleted_at" is null) ${RETURNING}) ${selectWritten}`
   return { name: 'complete', text, values: [id, userId, nextId, true, true, true, true, id, userId] }
+}
+
+/**
+ * The next occurrence's columns that are not copied from the task: its id, due date and series day, computed,
+ * and its state and bookkeeping, fresh. Any other column is copied.
+ */
+const OCCURRENCE: Partial<Record<(typeof TABLE_COLUMNS)[number], string>> = {
+  id: '$3::uuid',
+  completed: 'false',
+  completed_at: 'null',
+  due_date: `(case "target"."recurrence"
+    when 'daily' then "due_local" + interval '1 day'
+    when 'weekly' then "due_local" + interval '7 days'
+    else "period_start" + make_interval(days => least("series_day", extract(day from "period_start" + interval '1 month' - interval '1 day'))::int - 1)
+      + ("due_local" - date_trunc('day', "due_local"))
+  end) at time zone 'UTC'`,
+  next_task_id: 'null',
+  recurrence_day: '"series_day"',
+  version: '1',
+  created_at: 'now()',
+  updated_at: 'now()',
+  deleted_at: 'null',
+  change_xid: 'pg_current_xact_id()::text::bigint',
 }
 
 /** Whitespace-insensitive form, to compare with the statements the API logs. */

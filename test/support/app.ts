@@ -1,3 +1,4 @@
+import type { Static } from '@sinclair/typebox'
 import type { Test } from 'tap'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
@@ -5,6 +6,7 @@ import { createSigner } from 'fast-jwt'
 import app, { serverOptions, type AppOptions } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { loggerOptions } from '../../src/logging.js'
+import type { Task } from '../../src/schemas/task.js'
 
 /** The shared secret every test app trusts. */
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long'
@@ -55,19 +57,8 @@ export function json<T = Record<string, unknown>>(response: LightMyRequestRespon
   return JSON.parse(response.body) as T
 }
 
-/** A task as it arrives over the wire: timestamps are RFC 3339 strings. */
-export interface TaskJson {
-  id: string
-  user_id: string
-  title: string
-  description: string | null
-  completed: boolean
-  completed_at: string | null
-  priority: 'low' | 'medium' | 'high'
-  tags: string[]
-  due_date: string | null
-  recurrence: 'daily' | 'weekly' | 'monthly' | 'yearly' | null
-  next_task_id: string | null
-  created_at: string
-  updated_at: string
-}
+/** A value as it arrives over the wire: dates are RFC 3339 strings. */
+type Wire<T> = T extends Date ? string : T
+
+/** A task as it arrives over the wire, from the schema the server serializes it with. */
+export type TaskJson = { [K in keyof Static<typeof Task>]: Wire<Static<typeof Task>[K]> }
