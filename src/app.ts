@@ -15,6 +15,7 @@ import opaqueTokens from './plugins/opaque-tokens.js'
 import problems, { sendErrorProblem } from './plugins/problems.js'
 import purge from './plugins/purge.js'
 import rateLimit from './plugins/rate-limit.js'
+import repositories from './plugins/repositories.js'
 import requestId, { requestIdOf } from './plugins/request-id.js'
 import schemas from './plugins/schemas.js'
 import securityHeaders from './plugins/security-headers.js'
@@ -76,6 +77,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, now, inFli
   await fastify.register(docs)
   await fastify.register(schemas)
   await fastify.register(db)
+  await fastify.register(repositories)
   await fastify.register(opaqueTokens)
   await fastify.register(auth)
   await fastify.register(idempotency, { ...(inFlightWaitMs !== undefined && { inFlightWaitMs }) })

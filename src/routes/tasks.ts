@@ -10,7 +10,6 @@ import {
   InvalidCursorError,
   RecordedResponse,
   RecurrenceWithoutDueDateError,
-  TaskRepository,
   type ExpectedVersions,
 } from '../repositories/tasks.js'
 import changesRoute from './changes.js'
@@ -68,7 +67,7 @@ const IfNoneMatchHeader = Type.Object({
  */
 const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userInPath = false }) => {
   const fastify = plugin.withTypeProvider<TypeBoxTypeProvider>()
-  const repository = new TaskRepository(fastify.db.orm)
+  const repository = fastify.taskRepository
   const cursors = new ListCursors(fastify.opaqueTokens)
   const { idempotency } = fastify
   const operationId = (name: string) => (userInPath ? `${name}ForUser` : name)
@@ -338,7 +337,7 @@ function recurrenceProblem(error: unknown): never {
 
 export default fp(taskRoutes, {
   name: 'task-routes',
-  dependencies: ['db', 'opaque-tokens', 'auth', 'rate-limit', 'schemas', 'problems', 'body-parsing', 'clock', 'idempotency'],
+  dependencies: ['repositories', 'opaque-tokens', 'auth', 'rate-limit', 'schemas', 'problems', 'body-parsing', 'clock', 'idempotency'],
   // Registered once per path style, each with its own prefix and hooks.
   encapsulate: true,
 })
