@@ -20,7 +20,7 @@ import requestId, { requestIdOf } from './plugins/request-id.js'
 import schemas from './plugins/schemas.js'
 import securityHeaders from './plugins/security-headers.js'
 import healthRoutes from './routes/health.js'
-import taskRoutes from './routes/tasks.js'
+import taskRoutes from './routes/tasks/index.js'
 import { MAX_USER_ID_LENGTH } from './schemas/task.js'
 
 /** A whole request, headers and body, must arrive within this (408 otherwise). */

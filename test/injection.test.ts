@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import { buildApp, json, tokenFor, type TaskJson as Task } from './support/app.js'
 import { forEachDriver } from './support/drivers.js'
-import { ListCursors } from '../src/routes/list-cursor.js'
+import { ListCursors } from '../src/routes/tasks/list-cursor.js'
 
 /**
  * SQL and LIKE metacharacters are data, never syntax, on every driver: text full of quotes, comment markers,

@@ -20,7 +20,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import pg from 'pg'
 import { uuidv7 } from '../../src/db/uuidv7.js'
 import { EXPOSED_HEADERS } from '../../src/plugins/cors.js'
-import { OpaqueTokens } from '../../src/routes/opaque-token.js'
+import { OpaqueTokens } from '../../src/routes/tasks/opaque-token.js'
 import { API_SECURITY_HEADERS } from '../../src/plugins/security-headers.js'
 import {
   completeStatement,
@@ -146,7 +146,7 @@ const STATIC_HEADERS = {
 
 const etagOf = (row: Row) => `"${row.version as number}"`
 
-/** The sealed cursor and the Link header, as src/routes/list-cursor.ts makes them, with the key the API reads. */
+/** The sealed cursor and the Link header, as src/routes/tasks/list-cursor.ts makes them, with the key the API reads. */
 function nextPageLink(tokens: OpaqueTokens, requestUrl: string, userId: string, sort: Sort, order: Order, last: Row): string {
   const url = new URL(requestUrl, 'http://localhost')
   url.searchParams.set('cursor', tokens.seal(`cursor\0${sort}\0${order}\0${userId}`, { k: last.sort_key, i: last.id }))

@@ -1,5 +1,5 @@
-import { HttpProblem, invalidRequest } from '../http/problem.js'
-import type { FeedPosition, FeedToken } from '../repositories/tasks.js'
+import { HttpProblem, invalidRequest } from '../../http/problem.js'
+import type { FeedPosition, FeedToken } from '../../repositories/tasks.js'
 import { objectOf, UUID, type OpaqueTokens } from './opaque-token.js'
 
 /** A transaction id as the feed stores it: a non-negative bigint. */

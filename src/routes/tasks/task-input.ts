@@ -1,6 +1,6 @@
-import { invalidRequest } from '../http/problem.js'
-import type { TaskFields } from '../repositories/tasks.js'
-import { MAX_TAG_LENGTH_AS_SENT, MAX_TAGS, MAX_TAGS_AS_SENT } from '../schemas/task.js'
+import { invalidRequest } from '../../http/problem.js'
+import type { TaskFields } from '../../repositories/tasks.js'
+import { MAX_TAG_LENGTH_AS_SENT, MAX_TAGS, MAX_TAGS_AS_SENT } from '../../schemas/task.js'
 
 /**
  * Normalises a task body before validation, so the limits count what is stored: title and description are

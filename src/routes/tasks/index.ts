@@ -2,22 +2,22 @@ import { Type } from '@sinclair/typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { HttpProblem, invalidRequest } from '../http/problem.js'
-import { etagOf, ifMatchVersions, ifNoneMatchMatches } from '../http/etag.js'
-import { IdempotencyKeyHeader, locationOf } from '../plugins/idempotency.js'
+import { HttpProblem, invalidRequest } from '../../http/problem.js'
+import { etagOf, ifMatchVersions, ifNoneMatchMatches } from '../../http/etag.js'
+import { IdempotencyKeyHeader, locationOf } from '../../plugins/idempotency.js'
 import {
   DEFAULT_ORDER,
   InvalidCursorError,
   RecordedResponse,
   RecurrenceWithoutDueDateError,
   type ExpectedVersions,
-} from '../repositories/tasks.js'
+} from '../../repositories/tasks.js'
 import changesRoute from './changes.js'
 import { invalidCursor, ListCursors, nextPageLink } from './list-cursor.js'
-import { apiProblems, emptyResponse, jsonResponse } from '../schemas/responses.js'
-import { NoQuery } from '../schemas/no-query.js'
-import { ENTITY_TAGS_PATTERN, UUID_PATTERN } from '../schemas/patterns.js'
-import { ref } from '../schemas/ref.js'
+import { apiProblems, emptyResponse, jsonResponse } from '../../schemas/responses.js'
+import { NoQuery } from '../../schemas/no-query.js'
+import { ENTITY_TAGS_PATTERN, UUID_PATTERN } from '../../schemas/patterns.js'
+import { ref } from '../../schemas/ref.js'
 import {
   ClearCompletedQuery,
   Task as TaskSchema,
@@ -28,7 +28,7 @@ import {
   TaskListQuery,
   TaskStats,
   TaskUpdate,
-} from '../schemas/task.js'
+} from '../../schemas/task.js'
 import { instant, normalizeListQuery, normalizeTaskInput, taskFields } from './task-input.js'
 
 export interface TaskRoutesOptions {
@@ -106,7 +106,7 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (plugin, { userI
     throw new HttpProblem(404, `Task ${id} not found.`)
   }
 
-  await fastify.register(changesRoute, { repository, operationId: operationId('listTaskChanges'), ...(userInPath && { params: listParams.params }) })
+  await fastify.register(changesRoute, { operationId: operationId('listTaskChanges'), ...(userInPath && { params: listParams.params }) })
 
   fastify.get(
     '',

@@ -1,15 +1,14 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { TSchema } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
-import { HttpProblem } from '../http/problem.js'
-import { FeedPositionPurgedError, type TaskRepository } from '../repositories/tasks.js'
-import { apiProblems, jsonResponse } from '../schemas/responses.js'
-import { ref } from '../schemas/ref.js'
-import { ChangesQuery, DEFAULT_CHANGES_LIMIT, TaskChanges } from '../schemas/sync.js'
+import { HttpProblem } from '../../http/problem.js'
+import { FeedPositionPurgedError } from '../../repositories/tasks.js'
+import { apiProblems, jsonResponse } from '../../schemas/responses.js'
+import { ref } from '../../schemas/ref.js'
+import { ChangesQuery, DEFAULT_CHANGES_LIMIT, TaskChanges } from '../../schemas/sync.js'
 import { SyncTokens } from './sync-token.js'
 
 export interface ChangesRouteOptions {
-  repository: TaskRepository
   operationId: string
   /** The collection's path parameters (the owner-in-path style has `user_id`). */
   params?: TSchema
@@ -21,8 +20,9 @@ const PURGED = 'Deleted tasks this sync token still needs have been purged (tomb
  * `GET …/changes`: the incremental sync feed of contract §9. Registered inside the task routes, so it runs behind
  * the same rate limit, authentication and owner check.
  */
-const changesRoute: FastifyPluginAsync<ChangesRouteOptions> = async (plugin, { repository, operationId, params }) => {
+const changesRoute: FastifyPluginAsync<ChangesRouteOptions> = async (plugin, { operationId, params }) => {
   const fastify = plugin.withTypeProvider<TypeBoxTypeProvider>()
+  const repository = fastify.taskRepository
   const syncTokens = new SyncTokens(fastify.opaqueTokens)
 
   fastify.get(

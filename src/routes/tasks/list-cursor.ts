@@ -1,5 +1,5 @@
-import { invalidRequest, type HttpProblem } from '../http/problem.js'
-import type { Cursor } from '../repositories/tasks.js'
+import { invalidRequest, type HttpProblem } from '../../http/problem.js'
+import type { Cursor } from '../../repositories/tasks.js'
 import { UUID, type OpaqueTokens } from './opaque-token.js'
 
 /** What a cursor is bound to: a cursor from one order means nothing in another. */
