@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { etagOf } from '../http/etag.js'
@@ -11,18 +10,6 @@ declare module 'fastify' {
     idempotency: IdempotentWrites
   }
 }
-
-export const IdempotencyKeyHeader = Type.Object({
-  'idempotency-key': Type.Optional(
-    Type.String({
-      minLength: 1,
-      maxLength: 255,
-      pattern: '^[\\x21-\\x7E]+$',
-      description:
-        'Makes the write safe to retry: a repeat with the same key, method, path and body within 24 hours gets the first response again (`Idempotency-Replayed: true`) and writes nothing. 1–255 visible ASCII characters, unique per request; scoped to the caller.',
-    }),
-  ),
-})
 
 /** How long a retry waits, in this process, for the first request with its key before answering 409. */
 const IN_FLIGHT_WAIT_MS = 1000

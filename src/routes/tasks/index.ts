@@ -4,7 +4,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { HttpProblem, invalidRequest } from '../../http/problem.js'
 import { etagOf, ifMatchVersions, ifNoneMatchMatches } from '../../http/etag.js'
-import { IdempotencyKeyHeader, locationOf } from '../../plugins/idempotency.js'
+import { locationOf } from '../../plugins/idempotency.js'
 import {
   DEFAULT_ORDER,
   InvalidCursorError,
@@ -16,8 +16,9 @@ import changesRoute from './changes.js'
 import { invalidCursor, ListCursors, nextPageLink } from './list-cursor.js'
 import { apiProblems, emptyResponse, jsonResponse } from '../../schemas/responses.js'
 import { NoQuery } from '../../schemas/no-query.js'
-import { ENTITY_TAGS_PATTERN, UUID_PATTERN } from '../../schemas/patterns.js'
+import { UUID_PATTERN } from '../../schemas/patterns.js'
 import { ref } from '../../schemas/ref.js'
+import { IdempotencyKeyHeader, IfNoneMatchHeader, TaskWriteHeaders } from '../../schemas/request-headers.js'
 import {
   ClearCompletedQuery,
   Task as TaskSchema,
@@ -38,27 +39,6 @@ export interface TaskRoutesOptions {
 
 const TaskId = Type.String({ format: 'uuid', maxLength: 36, pattern: UUID_PATTERN, description: 'The task id.' })
 const UserId = Type.String({ minLength: 1, maxLength: MAX_USER_ID_LENGTH, description: 'Must equal the token’s `sub`.' })
-const IfMatchHeader = Type.Object({
-  'if-match': Type.Optional(
-    Type.String({
-      maxLength: 1024,
-      pattern: ENTITY_TAGS_PATTERN,
-      description:
-        'Write only if the task’s current `ETag` is one of these, compared character for character (weak tags never match); else `412` and nothing changes. `*`: any current version. Not `*` or a list of quoted entity tags: `422`.',
-    }),
-  ),
-})
-/** Headers of a write to one task: a condition, and a key that makes it safe to retry. */
-const TaskWriteHeaders = Type.Object({ ...IfMatchHeader.properties, ...IdempotencyKeyHeader.properties })
-const IfNoneMatchHeader = Type.Object({
-  'if-none-match': Type.Optional(
-    Type.String({
-      maxLength: 1024,
-      pattern: ENTITY_TAGS_PATTERN,
-      description: '`304` without a body when the task’s current `ETag` is one of these (weak comparison: `W/` is ignored), or `*`. Not `*` or a list of quoted entity tags: `422`.',
-    }),
-  ),
-})
 
 /**
  * The task resource. Registered once per path style: under `/api/tasks` and under `/api/:user_id/tasks`.
