@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm'
 import t from 'tap'
 import { bearer, buildApp, json, type TaskJson as Task } from './support/app.js'
 import { forEachDriver } from './support/drivers.js'
+import { RECURRENCE_NEEDS_DUE_DATE } from '../src/db/schema.js'
 
 /** Completing a recurring task creates its next occurrence, exactly once (contract §4). */
 forEachDriver(t, async (t, databaseUrl, driver) => {
@@ -153,5 +154,21 @@ forEachDriver(t, async (t, databaseUrl, driver) => {
     const links = new Set(responses.map((response) => json<Task>(response).next_task_id))
     t.equal(links.size, 1, 'every answer names the same occurrence')
     t.equal((await all()).filter((item) => item.title === 'Race').length, 2, 'the task and exactly one occurrence')
+  })
+  t.test('a write that would leave a recurrence without a due date is a 422 naming recurrence, on PATCH as on PUT', async (t) => {
+    // The check constraint keeps such a task from being written. Re-added `not valid`, as a constraint added to a
+    // table holding older rows would be, it lets one stand, and every write to it is refused by the database.
+    const task = await create({ title: 'No due date', due_date: '2027-03-10T10:00:00Z', recurrence: 'daily' })
+    const constraint = sql.identifier(RECURRENCE_NEEDS_DUE_DATE)
+    await app.db.orm.execute(sql`alter table tasks drop constraint ${constraint}`)
+    await app.db.orm.execute(sql`update tasks set due_date = null where id = ${task.id}`)
+    await app.db.orm.execute(sql`alter table tasks add constraint ${constraint} check (recurrence is null or due_date is not null) not valid`)
+    const expected = { status: 422, errors: [{ path: '/body/recurrence', message: /needs a due_date/ }] }
+    const put = await app.inject({ method: 'PUT', url: `/api/tasks/${task.id}`, headers: auth, payload: { title: 'Renamed' } })
+    t.match({ status: put.statusCode, ...json(put) }, expected, 'PUT')
+    for (const payload of [undefined, { completed: true }]) {
+      const patch = await app.inject({ method: 'PATCH', url: `/api/tasks/${task.id}/complete`, headers: auth, ...(payload && { payload }) })
+      t.match({ status: patch.statusCode, ...json(patch) }, expected, `PATCH ${JSON.stringify(payload ?? 'without a body')}`)
+    }
   })
 })
