@@ -31,6 +31,24 @@ export const ConfigSchema = Type.Object({
 
 export type Config = Static<typeof ConfigSchema>
 
+/** The variables that hold a duration, each with an example for the problem line. */
+const DURATIONS = { RATE_LIMIT_WINDOW: '1 minute', SYNC_RETENTION: '30 days' } as const
+
+/**
+ * The values the service uses, parsed from the configuration once, at start, as their consumers take them:
+ * durations in milliseconds, origins as a list. Throws a ConfigError for a value loadConfig would refuse.
+ */
+export function settingsOf(config: Config) {
+  return {
+    /** CORS_ORIGINS, split on commas and trimmed. */
+    corsOrigins: corsOrigins(config),
+    rateLimitWindowMs: durationOf(config, 'RATE_LIMIT_WINDOW'),
+    syncRetentionMs: durationOf(config, 'SYNC_RETENTION'),
+  }
+}
+
+export type Settings = ReturnType<typeof settingsOf>
+
 /** The secret must resist brute force once real users' data sits behind it. */
 const MIN_PRODUCTION_SECRET_LENGTH = 32
 
@@ -110,8 +128,8 @@ function consistencyProblems(config: Config): string[] {
   if (config.REDIS_URL !== undefined && !hasProtocol(config.REDIS_URL, ['redis:', 'rediss:'])) {
     problems.push('REDIS_URL: not a redis:// or rediss:// URL')
   }
-  for (const [name, example] of [['RATE_LIMIT_WINDOW', '1 minute'], ['SYNC_RETENTION', '30 days']] as const) {
-    if (durationMs(config[name]) === undefined) problems.push(`${name}: "${config[name]}" is not milliseconds or a duration such as ${example}`)
+  for (const name of Object.keys(DURATIONS) as (keyof typeof DURATIONS)[]) {
+    if (durationMs(config[name]) === undefined) problems.push(durationProblem(config, name))
   }
   if (config.JWKS_URL !== undefined && config.BETTER_AUTH_URL === undefined) {
     for (const name of ['JWT_ISSUER', 'JWT_AUDIENCE'] as const) {
@@ -134,18 +152,19 @@ function consistencyProblems(config: Config): string[] {
   return problems
 }
 
-export function corsOrigins(config: Config): string[] {
+function corsOrigins(config: Config): string[] {
   return config.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean)
 }
 
-/** RATE_LIMIT_WINDOW in milliseconds. */
-export function rateLimitWindowMs(config: Config): number | undefined {
-  return durationMs(config.RATE_LIMIT_WINDOW)
+/** A duration variable in milliseconds. */
+function durationOf(config: Config, name: keyof typeof DURATIONS): number {
+  const ms = durationMs(config[name])
+  if (ms === undefined) throw new ConfigError([durationProblem(config, name)])
+  return ms
 }
 
-/** SYNC_RETENTION in milliseconds. */
-export function syncRetentionMs(config: Config): number | undefined {
-  return durationMs(config.SYNC_RETENTION)
+function durationProblem(config: Config, name: keyof typeof DURATIONS): string {
+  return `${name}: "${config[name]}" is not milliseconds or a duration such as ${DURATIONS[name]}`
 }
 
 /** Plain digits (milliseconds), or a duration such as `1 minute`, `30s` or `30 days`; undefined when neither. */

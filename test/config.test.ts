@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ConfigError, corsOrigins, loadConfig, loadConfigFromProcess, rateLimitWindowMs, syncRetentionMs, type Config } from '../src/config.js'
+import { ConfigError, loadConfig, loadConfigFromProcess, settingsOf, type Config } from '../src/config.js'
 import { databaseTarget, DEFAULT_PGLITE_DIR } from '../src/db/target.js'
 
 /**
@@ -25,7 +25,7 @@ t.test('defaults with an empty environment', async (t) => {
   const config = loadConfig({})
   t.match(config, { HOST: '127.0.0.1', PORT: 8000, LOG_LEVEL: 'info', CORS_ORIGINS: 'http://localhost:3000', JWT_CLOCK_TOLERANCE: 30 })
   t.match(config, { RATE_LIMIT_MAX: 300, RATE_LIMIT_WINDOW: '1 minute', BODY_LIMIT: 65536 })
-  t.equal(rateLimitWindowMs(config), 60_000)
+  t.equal(settingsOf(config).rateLimitWindowMs, 60_000)
   t.equal(config.NODE_ENV, 'development')
   for (const unset of ['DATABASE_URL', 'NEON_DB_URL', 'BETTER_AUTH_SECRET', 'JWT_ISSUER', 'JWT_AUDIENCE', 'REDIS_URL', 'PUBLIC_URL'] as const) {
     t.equal(config[unset], undefined, `${unset} stays unset`)
@@ -42,15 +42,25 @@ t.test('numeric strings become numbers', async (t) => {
 
 t.test('RATE_LIMIT_WINDOW takes milliseconds or a duration', async (t) => {
   for (const [window, ms] of [['60000', 60_000], ['30s', 30_000], ['1 minute', 60_000], ['2 hours', 7_200_000], [' 5m ', 300_000]] as const) {
-    t.equal(rateLimitWindowMs(loadConfig({ RATE_LIMIT_WINDOW: window })), ms, window)
+    t.equal(settingsOf(loadConfig({ RATE_LIMIT_WINDOW: window })).rateLimitWindowMs, ms, window)
   }
 })
 
 t.test('SYNC_RETENTION takes milliseconds or a duration, 30 days by default', async (t) => {
-  t.equal(syncRetentionMs(loadConfig({})), 30 * 24 * 60 * 60 * 1000)
+  t.equal(settingsOf(loadConfig({})).syncRetentionMs, 30 * 24 * 60 * 60 * 1000)
   for (const [retention, ms] of [['86400000', 86_400_000], ['7 days', 604_800_000], ['12h', 43_200_000]] as const) {
-    t.equal(syncRetentionMs(loadConfig({ SYNC_RETENTION: retention })), ms, retention)
+    t.equal(settingsOf(loadConfig({ SYNC_RETENTION: retention })).syncRetentionMs, ms, retention)
   }
+})
+
+t.test('settings are parsed from a configuration loadConfig accepts; any other is refused, naming the variable', async (t) => {
+  t.same(settingsOf(loadConfig({ CORS_ORIGINS: 'https://a.example', RATE_LIMIT_WINDOW: '2s', SYNC_RETENTION: '1 day' })), {
+    corsOrigins: ['https://a.example'],
+    rateLimitWindowMs: 2_000,
+    syncRetentionMs: 86_400_000,
+  })
+  t.throws(() => settingsOf({ ...loadConfig({}), SYNC_RETENTION: 'soon' }), new ConfigError(['SYNC_RETENTION: "soon" is not milliseconds or a duration such as 30 days']))
+  t.throws(() => settingsOf({ ...loadConfig({}), RATE_LIMIT_WINDOW: '0' }), /RATE_LIMIT_WINDOW: "0" is not milliseconds/)
 })
 
 t.test('values are taken as given', async (t) => {
@@ -211,10 +221,10 @@ t.test('databaseTarget', async (t) => {
   t.same(databaseTarget(loadConfig({ NEON_DB_URL: neon })), { driver: 'neon-http', url: neon }, 'from a loaded configuration')
 })
 
-t.test('corsOrigins splits on commas, trims, and drops empty entries', async (t) => {
-  t.same(corsOrigins(loadConfig({})), ['http://localhost:3000'])
+t.test('CORS_ORIGINS splits on commas, trims, and drops empty entries', async (t) => {
+  t.same(settingsOf(loadConfig({})).corsOrigins, ['http://localhost:3000'])
   const config = loadConfig({ CORS_ORIGINS: ' https://app.example.com , http://localhost:5173,, ' })
-  t.same(corsOrigins(config), ['https://app.example.com', 'http://localhost:5173'])
+  t.same(settingsOf(config).corsOrigins, ['https://app.example.com', 'http://localhost:5173'])
 })
 
 t.test('loadConfigFromProcess reads ./.env, and real environment variables win over it', async (t) => {

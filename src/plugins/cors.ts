@@ -1,7 +1,6 @@
 import fastifyCors from '@fastify/cors'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { corsOrigins } from '../config.js'
 
 /**
  * The response headers a page may read, the rate limit's included (the docs tell clients to honour them);
@@ -27,7 +26,7 @@ export const EXPOSED_HEADERS = [
  */
 const cors: FastifyPluginAsync = async (fastify) => {
   await fastify.register(fastifyCors, {
-    origin: corsOrigins(fastify.config),
+    origin: fastify.settings.corsOrigins,
     credentials: true,
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'X-Request-Id'],

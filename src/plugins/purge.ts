@@ -1,6 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { syncRetentionMs } from '../config.js'
 import { PurgeRepository } from '../repositories/purge.js'
 import { IDEMPOTENCY_KEY_LIFETIME_MS } from '../repositories/tasks.js'
 
@@ -25,7 +24,7 @@ const BATCH = 1000
  */
 const purge: FastifyPluginAsync = async (fastify) => {
   const repository = new PurgeRepository(fastify.db.orm)
-  const retentionMs = syncRetentionMs(fastify.config) as number
+  const retentionMs = fastify.settings.syncRetentionMs
 
   /** Runs batches until one comes back short; returns how many rows went in all. */
   async function drain(batch: () => Promise<number>): Promise<number> {

@@ -3,7 +3,6 @@ import { format as formatDuration } from '@lukeed/ms'
 import type { FastifyPluginAsync, onRequestAsyncHookHandler, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
-import { rateLimitWindowMs } from '../config.js'
 import { HttpProblem } from '../http/problem.js'
 
 declare module 'fastify' {
@@ -31,7 +30,7 @@ const rateLimit: FastifyPluginAsync = async (fastify) => {
   const redis = REDIS_URL === undefined ? undefined : await connectRedis(REDIS_URL, fastify.log)
   if (redis !== undefined) fastify.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())))
 
-  const windowMs = rateLimitWindowMs(fastify.config) as number
+  const windowMs = fastify.settings.rateLimitWindowMs
   await fastify.register(fastifyRateLimit, {
     global: false,
     max: RATE_LIMIT_MAX,
