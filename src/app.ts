@@ -65,10 +65,17 @@ export interface AppOptions {
   inFlightWaitMs?: number
 }
 
-/** The whole application as one plugin. The order is the dependency order: env → db → auth → routes. */
+/**
+ * The whole application as one plugin, registered in phases; each plugin's declared dependencies come before it,
+ * so the order is env → db → auth → routes.
+ */
 const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, now, inFlightWaitMs }) => {
+  // What the app is given: its validated configuration (and the values parsed from it), and its clock.
   await fastify.register(env, { config })
   await fastify.register(clock, { ...(now && { now }) })
+
+  // HTTP, for every route: errors as problem documents, request ids, security headers, body parsing, CORS,
+  // the OpenAPI document (before any route, so it sees them all) and the shared schemas routes refer to.
   await fastify.register(problems)
   await fastify.register(requestId)
   await fastify.register(securityHeaders)
@@ -76,13 +83,22 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, now, inFli
   await fastify.register(cors)
   await fastify.register(docs)
   await fastify.register(schemas)
+
+  // Data: the database (migrated, or checked to be), the repositories on it, the key that seals list cursors
+  // and sync tokens, and the hourly purge of expired tombstones and idempotency keys.
   await fastify.register(db)
   await fastify.register(repositories)
   await fastify.register(opaqueTokens)
+  await fastify.register(purge)
+
+  // Who is calling: bearer tokens verified, and `authenticate` for the routes that require one.
   await fastify.register(auth)
+
+  // Policies that need the caller: retry-safe writes (Idempotency-Key) and the per-caller rate limit.
   await fastify.register(idempotency, { ...(inFlightWaitMs !== undefined && { inFlightWaitMs }) })
   await fastify.register(rateLimit)
-  await fastify.register(purge)
+
+  // Routes: health and readiness, then the tasks under both path styles.
   await fastify.register(healthRoutes)
   await fastify.register(taskRoutes, { prefix: '/api/tasks' })
   await fastify.register(taskRoutes, { prefix: '/api/:user_id/tasks', userInPath: true })
