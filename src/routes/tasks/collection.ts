@@ -76,9 +76,7 @@ const collectionRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { userInP
         },
       },
     },
-    async (request, reply) => {
-      return sendWrite(idempotency, request, reply, 201, (claim) => repository.create(request.userId, taskFields(request.body), claim))
-    },
+    async (request, reply) => sendWrite(idempotency, request, reply, 201, (claim) => repository.create(request.userId, taskFields(request.body), claim)),
   )
 
   fastify.get(
@@ -112,7 +110,6 @@ const collectionRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { userInP
     },
     async (request) => ({ deleted: await repository.deleteCompleted(request.userId) }),
   )
-
 }
 
 export default collectionRoutes
