@@ -1,8 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { etagOf, ifMatchVersions, ifNoneMatchMatches } from '../../http/etag.js'
 import { HttpProblem } from '../../http/problem.js'
-import type { ExpectedVersions } from '../../repositories/tasks.js'
+import type { ExpectedVersions, IdempotencyClaim, WriteResult } from '../../repositories/tasks.js'
 import { NoQuery } from '../../schemas/no-query.js'
 import { ref } from '../../schemas/ref.js'
 import { IfNoneMatchHeader, TaskWriteHeaders } from '../../schemas/request-headers.js'
@@ -11,6 +11,9 @@ import { Task as TaskSchema, TaskCompletion, TaskUpdate } from '../../schemas/ta
 import type { PathStyle } from './path-style.js'
 import { taskFields } from './task-input.js'
 import { sendWrite } from './write-response.js'
+
+/** A request to write one task: its id in the path, and maybe an `If-Match`. */
+type TaskWriteRequest = FastifyRequest & { params: { id: string }; headers: { 'if-match'?: string } }
 
 /** One task: read it, update it, delete it, complete it. */
 const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, itemParams }) => {
@@ -33,6 +36,17 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
     }
     if (await repository.belongsToAnotherUser(userId, id)) throw new HttpProblem(403, `Task ${id} belongs to another user.`)
     throw new HttpProblem(404, `Task ${id} not found.`)
+  }
+
+  /** A write to the task the path names, under the request's `If-Match`; a miss is answered by `missing`. */
+  function sendTaskWrite(
+    request: TaskWriteRequest,
+    reply: FastifyReply,
+    status: 200 | 204,
+    write: (expected: ExpectedVersions, claim: IdempotencyClaim | undefined) => Promise<WriteResult>,
+  ): Promise<FastifyReply> {
+    const expected = ifMatchVersions(request.headers['if-match'])
+    return sendWrite(idempotency, request, reply, status, (claim) => write(expected, claim), () => missing(request.userId, request.params.id, expected))
   }
 
   fastify.get(
@@ -81,16 +95,8 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
       },
     },
     async (request, reply) => {
-      const { userId, params, body, headers } = request
-      const expected = ifMatchVersions(headers['if-match'])
-      return sendWrite(
-        idempotency,
-        request,
-        reply,
-        200,
-        (claim) => repository.update(userId, params.id, taskFields(body), expected, claim),
-        () => missing(userId, params.id, expected),
-      )
+      const { userId, params, body } = request
+      return sendTaskWrite(request, reply, 200, (expected, claim) => repository.update(userId, params.id, taskFields(body), expected, claim))
     },
   )
 
@@ -111,18 +117,7 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
         },
       },
     },
-    async (request, reply) => {
-      const { userId, params, headers } = request
-      const expected = ifMatchVersions(headers['if-match'])
-      return sendWrite(
-        idempotency,
-        request,
-        reply,
-        204,
-        (claim) => repository.delete(userId, params.id, expected, claim),
-        () => missing(userId, params.id, expected),
-      )
-    },
+    async (request, reply) => sendTaskWrite(request, reply, 204, (expected, claim) => repository.delete(request.userId, request.params.id, expected, claim)),
   )
 
   fastify.patch(
@@ -150,18 +145,11 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
       },
     },
     async (request, reply) => {
-      const { userId, params, body, headers } = request
-      const expected = ifMatchVersions(headers['if-match'])
-      return sendWrite(
-        idempotency,
-        request,
-        reply,
-        200,
-        (claim) =>
-          body.completed === undefined
-            ? repository.toggleCompleted(userId, params.id, expected, claim)
-            : repository.update(userId, params.id, { completed: body.completed }, expected, claim),
-        () => missing(userId, params.id, expected),
+      const { userId, params, body } = request
+      return sendTaskWrite(request, reply, 200, (expected, claim) =>
+        body.completed === undefined
+          ? repository.toggleCompleted(userId, params.id, expected, claim)
+          : repository.update(userId, params.id, { completed: body.completed }, expected, claim),
       )
     },
   )
