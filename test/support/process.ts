@@ -12,9 +12,9 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 /** The entry points the project's npm scripts run (`start`, `db:migrate`, `token`, `openapi`), by absolute path. */
 export const SCRIPTS = {
   server: join(ROOT, 'src/server.ts'),
-  migrate: join(ROOT, 'src/db/migrate-cli.ts'),
-  token: join(ROOT, 'src/token-cli.ts'),
-  openapi: join(ROOT, 'src/openapi-cli.ts'),
+  migrate: join(ROOT, 'src/cli/migrate.ts'),
+  token: join(ROOT, 'src/cli/token.ts'),
+  openapi: join(ROOT, 'src/cli/openapi.ts'),
 }
 
 /**
