@@ -38,4 +38,12 @@ export function buildIfStale(): void {
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] })
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) buildIfStale()
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try {
+    buildIfStale()
+  } catch (error) {
+    // The compiler has printed its errors; without dist/ the tests that start the server cannot run.
+    console.error(`${(error as Error).message}: not running the tests`)
+    process.exit(1)
+  }
+}
