@@ -11,7 +11,7 @@ import { createPostgresDatabase, TEST_DATABASE_URL } from './support/drivers.js'
 import { freePort, runNode, SCRIPTS, startServer, tempDir, withTimeout, type RunningServer } from './support/process.js'
 
 /**
- * The real server process, started as production starts it (`node --import tsx src/server.ts`) in a temporary
+ * The real server process, started as production starts it (`node dist/server.js`) in a temporary
  * cwd with an explicit environment, and driven over real HTTP: configuration errors, a production start on
  * PGlite and on PostgreSQL (with `npm run db:migrate`), graceful shutdown with a request in flight, the
  * zero-configuration development mode, `npm run token` and the `.env` file.

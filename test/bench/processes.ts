@@ -5,7 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-export const API_SCRIPT = fileURLToPath(new URL('../../src/server.ts', import.meta.url))
+/** The API as production runs it (`npm start`): compiled; run.ts builds dist/ first when it is stale. */
+export const API_SCRIPT = fileURLToPath(new URL('../../dist/server.js', import.meta.url))
 export const CEILING_SCRIPT = fileURLToPath(new URL('./ceiling.ts', import.meta.url))
 /** `--import tsx` resolves from the cwd; the PGlite API runs in a temporary folder, so hand node the loader's URL. */
 const TSX_LOADER = import.meta.resolve('tsx')
@@ -24,8 +25,8 @@ export interface Service {
 }
 
 /**
- * `node [nodeArgs] --import tsx <script>` with only PATH and TMPDIR from the bench's own environment plus
- * `env`, on a free port; resolves once GET /health answers 200.
+ * `node [nodeArgs] <script>`, with `--import tsx` for a .ts script, with only PATH and TMPDIR from the bench's own
+ * environment plus `env`, on a free port; resolves once GET /health answers 200.
  */
 export async function startService(
   name: string,
@@ -36,7 +37,8 @@ export async function startService(
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, PORT: String(port) }
   if (process.env.TMPDIR !== undefined) env.TMPDIR = process.env.TMPDIR
   for (const [key, value] of Object.entries(options.env)) if (value !== undefined) env[key] = value
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', TSX_LOADER, script], { cwd: options.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const loader = script.endsWith('.ts') ? ['--import', TSX_LOADER] : []
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...loader, script], { cwd: options.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   const keep = (chunk: string) => {
     output = (output + chunk).slice(-OUTPUT_KEPT)

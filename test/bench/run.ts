@@ -9,6 +9,7 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'drizzle-orm'
 import type { Orm } from '../../src/db/database.js'
+import { buildIfStale } from '../support/build.js'
 import { cpuBetween, postgresCpu, processCpu, settle } from './cpu.js'
 import { createPgliteFolders, createPostgresDatabase } from './databases.js'
 import { drive, medianRun, type Measurement } from './load.js'
@@ -401,6 +402,7 @@ function machine(): Record<string, unknown> {
 
 async function main(): Promise<void> {
   const settings = loadSettings()
+  buildIfStale()
   const bench = new Bench(settings)
   const startedAt = new Date().toISOString()
   const about = machine()

@@ -9,12 +9,15 @@ import type { Test } from 'tap'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
-/** The entry points the project's npm scripts run (`start`, `db:migrate`, `token`, `openapi`), by absolute path. */
+/**
+ * The entry points the project's npm scripts run, by absolute path: `start` the compiled server (test/support/build.ts
+ * keeps dist/ current), `db:migrate`, `token` and `openapi` their TypeScript through tsx.
+ */
 export const SCRIPTS = {
-  server: join(ROOT, 'src/server.ts'),
-  migrate: join(ROOT, 'src/db/migrate-cli.ts'),
-  token: join(ROOT, 'src/token-cli.ts'),
-  openapi: join(ROOT, 'src/openapi-cli.ts'),
+  server: join(ROOT, 'dist/server.js'),
+  migrate: join(ROOT, 'src/cli/migrate.ts'),
+  token: join(ROOT, 'src/cli/token.ts'),
+  openapi: join(ROOT, 'src/cli/openapi.ts'),
 }
 
 /**
@@ -104,12 +107,16 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
   }
 }
 
-/** `node --import tsx <script> …args` in `cwd`, the way the npm scripts run it; killed when `t` ends if still alive. */
+/**
+ * `node <script> …args` in `cwd`, with `--import tsx` for a .ts script, the way the npm scripts run it; killed when
+ * `t` ends if still alive.
+ */
 export function startNode(t: Test, script: string, args: string[], options: { cwd: string; env?: Record<string, string | undefined> }): NodeProcess {
   // tap re-adds its NODE_OPTIONS to every child it sees spawned; under them the tsx-loaded sources would be
   // merged into the coverage report as falsely 100% covered. `env -u` drops them, then execs node itself,
   // so signals still reach the server process directly.
-  const child = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, '--import', TSX_LOADER, script, ...args], {
+  const loader = script.endsWith('.ts') ? ['--import', TSX_LOADER] : []
+  const child = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, ...loader, script, ...args], {
     cwd: options.cwd,
     env: cleanEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -170,7 +177,7 @@ export async function runNode(
 }
 
 /**
- * Starts src/server.ts on a free port (or env.PORT when given) and waits until GET /health answers 200.
+ * Starts dist/server.js on a free port (or env.PORT when given) and waits until GET /health answers 200.
  * Rejects with the server's stderr when it exits first, or after 20 s.
  */
 export async function startServer(t: Test, options: { cwd: string; env?: Record<string, string | undefined> }): Promise<RunningServer> {

@@ -1,6 +1,6 @@
-import { withDevSecret } from './auth/dev-secret.js'
-import { mintToken } from './auth/token.js'
-import { exitWith, loadConfigOrExit } from './startup.js'
+import { withDevSecret } from '../auth/dev-secret.js'
+import { mintToken } from '../auth/token.js'
+import { exitWith, loadConfigOrExit } from '../startup.js'
 
 /** `npm run token -- <user-id>`: prints a bearer token the API accepts, signed with the configured secret. */
 const [userId] = process.argv.slice(2)

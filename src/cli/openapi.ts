@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import Fastify from 'fastify'
-import app, { serverOptions } from './app.js'
-import { loadConfig } from './config.js'
+import app, { serverOptions } from '../app.js'
+import { loadConfig } from '../config.js'
 
 /**
  * `npm run openapi [-- <file>]`: writes the OpenAPI document the server serves at /docs/json to ./openapi.json

@@ -1,6 +1,6 @@
+import { openDatabase, type Database } from '../db/database.js'
+import { databaseTarget } from '../db/target.js'
 import { describeStartupError, loadConfigOrExit } from '../startup.js'
-import { openDatabase, type Database } from './database.js'
-import { databaseTarget } from './target.js'
 
 /** `npm run db:migrate`: applies ./drizzle's pending migrations to the database DATABASE_URL names. */
 const target = databaseTarget(loadConfigOrExit())
