@@ -1,6 +1,7 @@
 import t from 'tap'
 import { VerifiedTokens } from '../src/auth/verified-tokens.js'
 import { bearer, buildApp, tokenFor } from './support/app.js'
+import { moveProcessClock } from './support/clock.js'
 
 t.test('an entry answers for exactly its token, until its exp', async (t) => {
   const cache = new VerifiedTokens(10)
@@ -34,12 +35,7 @@ t.test('through the API: a forged copy of a verified token is refused; an expire
   const forgedPayload = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), sub: 'mallory' })).toString('base64url')
   t.equal((await call(`Bearer ${header}.${forgedPayload}.${signature}`)).statusCode, 401, 'altered claims, the signature kept')
 
-  // The cache and fast-jwt read the process clock: moving it past the token's exp stands for waiting 2.1 s.
-  const realNow = Date.now
-  Date.now = () => realNow() + 2_100
-  t.teardown(() => {
-    Date.now = realNow
-  })
+  moveProcessClock(t, 2_100) // past the token's exp
   const expired = await call(`Bearer ${token}`)
   t.equal(expired.statusCode, 401, 'past exp the cached entry is not used')
   t.match(expired.json(), { detail: 'The token has expired.' })
