@@ -74,30 +74,22 @@ class DrizzlePGlite extends PGlite {
 }
 
 /**
- * In-memory databases start as copies of one fresh cluster made once per process: PostgreSQL's initdb takes
- * about 3 s in WASM, loading its copy 0.3 s (the tests open one per app). The copy is kept uncompressed (40 MB),
- * as unpacking gzip would add 0.25 s to each load. Their buffer cache is 16 MB, not 128 MB: it caches pages that
- * are in memory already, and a larger one only costs time to set up at each start.
+ * In-memory databases start as copies of the fresh cluster the process's first one began with: PostgreSQL's
+ * initdb takes about 3 s in WASM, loading a copy 0.3 s (the tests open one per app). The copy is kept
+ * uncompressed (40 MB), as unpacking gzip would add 0.25 s to each load. Their buffer cache is 16 MB, not
+ * 128 MB: it caches pages that are in memory already, and a larger one only costs time to set up at each start.
  */
 let freshCluster: Promise<Blob> | undefined
 const IN_MEMORY_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB']
 
 async function inMemoryPglite(): Promise<DrizzlePGlite> {
-  freshCluster ??= dumpFreshCluster().catch((error: unknown) => {
-    freshCluster = undefined
-    throw error
-  })
-  return new DrizzlePGlite({ loadDataDir: await freshCluster, startParams: IN_MEMORY_START_PARAMS })
-}
-
-async function dumpFreshCluster(): Promise<Blob> {
-  const initialised = new DrizzlePGlite({})
-  try {
-    await initialised.waitReady
-    return await initialised.dumpDataDir('none')
-  } finally {
-    await initialised.close()
-  }
+  if (freshCluster !== undefined) return new DrizzlePGlite({ loadDataDir: await freshCluster, startParams: IN_MEMORY_START_PARAMS })
+  const first = new DrizzlePGlite({ startParams: IN_MEMORY_START_PARAMS })
+  freshCluster = first.waitReady.then(() => first.dumpDataDir('none'))
+  // A failed start is the caller's error; the next in-memory database tries afresh.
+  freshCluster.catch(() => (freshCluster = undefined))
+  await freshCluster
+  return first
 }
 
 export async function openDatabase(target: DatabaseTarget, onPoolError: (error: Error) => void): Promise<Database> {
