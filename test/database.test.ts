@@ -143,6 +143,8 @@ t.test('pglite: a folder database keeps its data across restarts', async (t) => 
   t.teardown(() => second.close())
   t.equal(await second.pendingMigrations(), 0)
   t.same((await second.orm.select({ title: tasks.title }).from(tasks)).map((row) => row.title), ['kept'])
+  const buffers = await second.orm.execute(sql`show shared_buffers`)
+  t.same((buffers as unknown as { rows: unknown[] }).rows, [{ shared_buffers: '128MB' }], "PostgreSQL's buffer cache, unlike in memory")
 })
 
 t.test('pglite: each in-memory database starts as a fresh cluster, apart from every other', async (t) => {
@@ -155,6 +157,8 @@ t.test('pglite: each in-memory database starts as a fresh cluster, apart from ev
   const second = await openDatabase({ driver: 'pglite', dataDir: undefined }, () => {})
   t.teardown(() => second.close())
   t.equal(await second.pendingMigrations(), MIGRATIONS, 'no migration applied')
+  const buffers = await second.orm.execute(sql`show shared_buffers`)
+  t.same((buffers as unknown as { rows: unknown[] }).rows, [{ shared_buffers: '16MB' }], 'a small buffer cache over pages in memory')
   const relations = await second.orm.execute(sql`select count(*)::int as n from pg_class where relname in ('tasks', 'stray')`)
   t.same((relations as unknown as { rows: unknown[] }).rows, [{ n: 0 }], 'none of the tables of the first')
   await second.migrate()
