@@ -143,6 +143,28 @@ t.test('pglite: a folder database keeps its data across restarts', async (t) => 
   t.teardown(() => second.close())
   t.equal(await second.pendingMigrations(), 0)
   t.same((await second.orm.select({ title: tasks.title }).from(tasks)).map((row) => row.title), ['kept'])
+  const buffers = await second.orm.execute(sql`show shared_buffers`)
+  t.same((buffers as unknown as { rows: unknown[] }).rows, [{ shared_buffers: '128MB' }], "PostgreSQL's buffer cache, unlike in memory")
+})
+
+t.test('pglite: each in-memory database starts as a fresh cluster, apart from every other', async (t) => {
+  const first = await openDatabase({ driver: 'pglite', dataDir: undefined }, () => {})
+  t.teardown(() => first.close())
+  await first.migrate()
+  await first.orm.insert(tasks).values({ id: '01900000-0000-7000-8000-0000000000ab', user_id: 'u', title: 'only in the first' })
+  await first.orm.execute(sql`create table stray (n int)`)
+
+  const second = await openDatabase({ driver: 'pglite', dataDir: undefined }, () => {})
+  t.teardown(() => second.close())
+  t.equal(await second.pendingMigrations(), MIGRATIONS, 'no migration applied')
+  const buffers = await second.orm.execute(sql`show shared_buffers`)
+  t.same((buffers as unknown as { rows: unknown[] }).rows, [{ shared_buffers: '16MB' }], 'a small buffer cache over pages in memory')
+  const relations = await second.orm.execute(sql`select count(*)::int as n from pg_class where relname in ('tasks', 'stray')`)
+  t.same((relations as unknown as { rows: unknown[] }).rows, [{ n: 0 }], 'none of the tables of the first')
+  await second.migrate()
+  t.same(await second.orm.select().from(tasks), [], 'no rows of the first one')
+  await second.orm.insert(tasks).values({ id: '01900000-0000-7000-8000-0000000000ac', user_id: 'u', title: 'only in the second' })
+  t.same((await first.orm.select({ title: tasks.title }).from(tasks)).map((row) => row.title), ['only in the first'], 'and none of its rows reach the first')
 })
 
 t.test('pglite: the types Drizzle reads as text still reach it as text, with the parsers set once', async (t) => {
