@@ -12,8 +12,8 @@ import { buildApp, listen, tokenFor } from './support/app.js'
  * /docs/json → openapi-typescript → test/client/generated/tasks-api.d.ts (git-ignored) → `tsc` over
  * test/client/flow.ts, an openapi-fetch client written against those types → the flow, run over loopback HTTP.
  *
- * The root tsconfig excludes test/client (the generated file does not exist before this test writes it), and
- * this file loads the flow by a computed URL so that the root `tsc` never follows an import into it.
+ * test/tsconfig.json excludes test/client (the generated file does not exist before this test writes it), and
+ * this file loads the flow by a computed URL so that `npm run typecheck` never follows an import into it.
  */
 
 const CLIENT_DIR = new URL('./client/', import.meta.url)

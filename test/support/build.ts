@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const BUILT_SERVER = join(ROOT, 'dist/server.js')
 /** What `npm run build` compiles from. */
-const INPUTS = [join(ROOT, 'src'), join(ROOT, 'tsconfig.json'), join(ROOT, 'tsconfig.build.json')]
+const INPUTS = [join(ROOT, 'src'), join(ROOT, 'tsconfig.json')]
 
 function newestChange(path: string): number {
   const stat = statSync(path)
