@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { etagOf } from '../http/etag.js'
 import { HttpProblem, invalidRequest } from '../http/problem.js'
-import { RecordedResponse, type IdempotencyClaim, type Task } from '../repositories/tasks.js'
+import { sendTask } from '../http/task-response.js'
+import { RecordedResponse, type IdempotencyClaim } from '../repositories/tasks.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,9 +13,6 @@ declare module 'fastify' {
 
 /** How long a retry waits, in this process, for the first request with its key before answering 409. */
 const IN_FLIGHT_WAIT_MS = 1000
-
-/** Where a created task lives; the same on the first response and on its replays. */
-export const locationOf = (task: Task) => `/api/tasks/${task.id}`
 
 /**
  * Retry-safe writes (contract §9). The database decides: the repository records the key with the write in one
@@ -62,10 +59,7 @@ export class IdempotentWrites {
     if (recorded.fingerprint !== claim.fingerprint) {
       throw invalidRequest([{ path: '/headers/idempotency-key', message: 'was used for another request (method, path or body): use a new key for a new request' }])
     }
-    reply.code(recorded.status).header('idempotency-replayed', 'true')
-    if (recorded.task === null) return reply.send()
-    if (recorded.status === 201) reply.header('location', locationOf(recorded.task))
-    return reply.header('etag', etagOf(recorded.task)).send(recorded.task)
+    return sendTask(reply.header('idempotency-replayed', 'true'), recorded.status, recorded.task)
   }
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { etagOf } from '../../http/etag.js'
 import { invalidRequest } from '../../http/problem.js'
-import { locationOf, type IdempotentWrites } from '../../plugins/idempotency.js'
+import { sendTask } from '../../http/task-response.js'
+import type { IdempotentWrites } from '../../plugins/idempotency.js'
 import { RecordedResponse, RecurrenceWithoutDueDateError, type IdempotencyClaim, type Task, type WriteResult } from '../../repositories/tasks.js'
 
 /**
@@ -37,9 +37,7 @@ export async function sendWrite(
   const written = await idempotency.once(request, claim, () => write(claim)).catch(recurrenceProblem)
   if (written instanceof RecordedResponse) return idempotency.replay(reply, written, claim!)
   const task = written ?? (await missing!())
-  if (status === 204) return reply.code(204).send(null)
-  if (status === 201) reply.code(201).header('location', locationOf(task))
-  return reply.header('etag', etagOf(task)).send(task)
+  return sendTask(reply, status, status === 204 ? null : task)
 }
 
 /**
