@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { TokenKeyRepository } from '../repositories/token-keys.js'
-import { OpaqueTokens } from '../routes/tasks/opaque-token.js'
+import { OpaqueTokens } from '../http/opaque-token.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -20,7 +20,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import pg from 'pg'
 import { uuidv7 } from '../../src/db/uuidv7.js'
 import { EXPOSED_HEADERS } from '../../src/plugins/cors.js'
-import { OpaqueTokens } from '../../src/routes/tasks/opaque-token.js'
+import { OpaqueTokens } from '../../src/http/opaque-token.js'
 import { API_SECURITY_HEADERS } from '../../src/plugins/security-headers.js'
 import {
   completeStatement,

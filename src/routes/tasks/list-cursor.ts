@@ -1,6 +1,6 @@
 import { invalidRequest, type HttpProblem } from '../../http/problem.js'
 import type { Cursor } from '../../repositories/tasks.js'
-import { UUID, type OpaqueTokens } from './opaque-token.js'
+import { UUID, type OpaqueTokens } from '../../http/opaque-token.js'
 
 /** What a cursor is bound to: a cursor from one order means nothing in another. */
 interface Ordering {

@@ -1,6 +1,6 @@
 import { HttpProblem, invalidRequest } from '../../http/problem.js'
 import type { FeedPosition, FeedToken } from '../../repositories/tasks.js'
-import { objectOf, UUID, type OpaqueTokens } from './opaque-token.js'
+import { objectOf, UUID, type OpaqueTokens } from '../../http/opaque-token.js'
 
 /** A transaction id as the feed stores it: a non-negative bigint. */
 const MAX_BIGINT = 2n ** 63n - 1n

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createSecretKey, randomFillSync, type KeyObject } from 'node:crypto'
-import { UUID_PATTERN } from '../../schemas/patterns.js'
+import { UUID_PATTERN } from '../schemas/patterns.js'
 
 const ALGORITHM = 'aes-256-gcm'
 const IV_BYTES = 12
