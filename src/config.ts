@@ -36,7 +36,7 @@ const DURATIONS = { RATE_LIMIT_WINDOW: '1 minute', SYNC_RETENTION: '30 days' } a
 
 /**
  * The values the service uses, parsed from the configuration once, at start, as their consumers take them:
- * durations in milliseconds, origins as a list. Throws a ConfigError for a value loadConfig would refuse.
+ * durations in milliseconds, origins as a list. It takes what loadConfig returned.
  */
 export function settingsOf(config: Config) {
   return {
@@ -156,11 +156,9 @@ function corsOrigins(config: Config): string[] {
   return config.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean)
 }
 
-/** A duration variable in milliseconds. */
+/** A duration variable in milliseconds; loadConfig has refused any value that is not one. */
 function durationOf(config: Config, name: keyof typeof DURATIONS): number {
-  const ms = durationMs(config[name])
-  if (ms === undefined) throw new ConfigError([durationProblem(config, name)])
-  return ms
+  return durationMs(config[name])!
 }
 
 function durationProblem(config: Config, name: keyof typeof DURATIONS): string {

@@ -53,14 +53,12 @@ t.test('SYNC_RETENTION takes milliseconds or a duration, 30 days by default', as
   }
 })
 
-t.test('settings are parsed from a configuration loadConfig accepts; any other is refused, naming the variable', async (t) => {
+t.test('settings are parsed once from the configuration loadConfig accepts', async (t) => {
   t.same(settingsOf(loadConfig({ CORS_ORIGINS: 'https://a.example', RATE_LIMIT_WINDOW: '2s', SYNC_RETENTION: '1 day' })), {
     corsOrigins: ['https://a.example'],
     rateLimitWindowMs: 2_000,
     syncRetentionMs: 86_400_000,
   })
-  t.throws(() => settingsOf({ ...loadConfig({}), SYNC_RETENTION: 'soon' }), new ConfigError(['SYNC_RETENTION: "soon" is not milliseconds or a duration such as 30 days']))
-  t.throws(() => settingsOf({ ...loadConfig({}), RATE_LIMIT_WINDOW: '0' }), /RATE_LIMIT_WINDOW: "0" is not milliseconds/)
 })
 
 t.test('values are taken as given', async (t) => {
