@@ -19,7 +19,9 @@ interface ClaimedShape {
 
 /** The caller's Idempotency-Key, and the same while it is live; the placeholders claimValues fills. */
 const sameKey = and(eq(idempotencyKeys.user_id, slot('userId')), eq(idempotencyKeys.key, slot('idempotencyKey')))
-const liveKey = and(sameKey, gt(idempotencyKeys.created_at, sql.param(slot('keyExpiredBy'), idempotencyKeys.created_at)))
+/** Keys recorded at or before this are expired. */
+const expiredBy = sql.param(slot('keyExpiredBy'), idempotencyKeys.created_at)
+const liveKey = and(sameKey, gt(idempotencyKeys.created_at, expiredBy))
 
 /**
  * Writes sent with an `Idempotency-Key`. The same statement records the key and the response beside the write,
@@ -44,7 +46,7 @@ export class IdempotentWrites {
     this.expiredKey = statements.single('idempotency_keys_expired', (name) =>
       orm
         .delete(idempotencyKeys)
-        .where(and(sameKey, lte(idempotencyKeys.created_at, sql.param(slot('keyExpiredBy'), idempotencyKeys.created_at))))
+        .where(and(sameKey, lte(idempotencyKeys.created_at, expiredBy)))
         .prepare(name),
     )
   }

@@ -27,22 +27,22 @@ export interface WriteStatement {
 /** What a write sets: values, or SQL computed from the row being written. */
 type UpdateSet = PgUpdateSetSource<typeof tasks>
 
-/** What toggling sets. */
-const TOGGLE = {
-  completed: sql`not ${tasks.completed}`,
-  completed_at: sql`case when ${tasks.completed} then null else now() end`,
+/** What every change to a task sets: its time, its next version, and its place in the change feed. */
+const CHANGED = {
   updated_at: sql`now()`,
   version: sql`${tasks.version} + 1`,
   change_xid: currentTransactionId,
 } satisfies UpdateSet
 
-/** What deleting sets: the row stays, as a tombstone in the change feed. */
-export const TOMBSTONE = {
-  deleted_at: sql`now()`,
-  updated_at: sql`now()`,
-  version: sql`${tasks.version} + 1`,
-  change_xid: currentTransactionId,
+/** What toggling sets. */
+const TOGGLE = {
+  completed: sql`not ${tasks.completed}`,
+  completed_at: sql`case when ${tasks.completed} then null else now() end`,
+  ...CHANGED,
 } satisfies UpdateSet
+
+/** What deleting sets: the row stays, as a tombstone in the change feed. */
+export const TOMBSTONE = { deleted_at: sql`now()`, ...CHANGED } satisfies UpdateSet
 
 /** The SQL of a write of this shape, with placeholders for its values. */
 export function writeStatement(orm: Orm, shape: WriteShape): WriteStatement {
