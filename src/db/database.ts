@@ -86,9 +86,14 @@ async function inMemoryPglite(): Promise<DrizzlePGlite> {
   if (freshCluster !== undefined) return new DrizzlePGlite({ loadDataDir: await freshCluster, startParams: IN_MEMORY_START_PARAMS })
   const first = new DrizzlePGlite({ startParams: IN_MEMORY_START_PARAMS })
   freshCluster = first.waitReady.then(() => first.dumpDataDir('none'))
-  // A failed start is the caller's error; the next in-memory database tries afresh.
-  freshCluster.catch(() => (freshCluster = undefined))
-  await freshCluster
+  try {
+    await freshCluster
+  } catch (error) {
+    // A failed start is the caller's error; the next in-memory database tries afresh.
+    freshCluster = undefined
+    await first.close().catch(() => {})
+    throw error
+  }
   return first
 }
 
