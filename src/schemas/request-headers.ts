@@ -15,7 +15,7 @@ export const IdempotencyKeyHeader = Type.Object({
   ),
 })
 
-export const IfMatchHeader = Type.Object({
+const IfMatchHeader = Type.Object({
   'if-match': Type.Optional(
     Type.String({
       maxLength: 1024,

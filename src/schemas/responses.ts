@@ -12,7 +12,7 @@ import { ref } from './ref.js'
  */
 
 /** Headers, by name as clients read them. */
-export const HEADERS = {
+const HEADERS = {
   'X-Request-Id': Type.String({ maxLength: 128, pattern: REQUEST_ID_PATTERN, description: 'The request id: the caller’s `X-Request-Id` when sane, else a new UUID. Logged with the request.' }),
   'Access-Control-Allow-Origin': Type.String({ format: 'uri', maxLength: 2048, description: 'Present when the request’s `Origin` is one of `CORS_ORIGINS`.' }),
   'RateLimit-Limit': Count('Requests allowed per window (`RATE_LIMIT_MAX`).'),
@@ -85,7 +85,7 @@ export interface ProblemScope {
  * A problem answer many operations give alike, word for word: the OpenAPI document holds it once, as
  * `components.responses.<name>`, and the operations refer to it (see components.ts).
  */
-export interface SharedProblem extends SharedResponse {
+interface SharedProblem extends SharedResponse {
   headers: HeaderName[]
   /** As the routes declare it. */
   response: ReturnType<typeof problemResponse>
