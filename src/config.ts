@@ -38,7 +38,7 @@ const DURATIONS = { RATE_LIMIT_WINDOW: '1 minute', SYNC_RETENTION: '30 days' } a
  * The values the service uses, parsed from the configuration once, at start, as their consumers take them:
  * durations in milliseconds, origins as a list. It takes what loadConfig returned.
  */
-export function settingsOf(config: Config) {
+export function settingsOf (config: Config) {
   return {
     /** CORS_ORIGINS, split on commas and trimmed. */
     corsOrigins: corsOrigins(config),
@@ -53,7 +53,7 @@ export type Settings = ReturnType<typeof settingsOf>
 const MIN_PRODUCTION_SECRET_LENGTH = 32
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
+  constructor (readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.join('\n')}`)
   }
 }
@@ -62,12 +62,12 @@ export class ConfigError extends Error {
  * Validates the environment and applies defaults. Throws a ConfigError listing every problem, one line each.
  * Values that may carry credentials (URLs, secrets) are never echoed.
  */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+export function loadConfig (env: Record<string, string | undefined>): Config {
   // `NAME=` in a .env file means "not set", as in most tools that read one.
   const present = Object.fromEntries(
     Object.keys(ConfigSchema.properties)
       .filter((name) => env[name] !== undefined && env[name] !== '')
-      .map((name) => [name, env[name]]),
+      .map((name) => [name, env[name]])
   )
   // Checked first: Value.Default and Value.Convert work in place on `present`.
   const notWholeNumbers = notWholeNumberVariables(present)
@@ -82,20 +82,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 }
 
 /** Reads `./.env` when present (real environment variables win), then validates `process.env`. */
-export function loadConfigFromProcess(): Config {
+export function loadConfigFromProcess (): Config {
   if (existsSync('.env')) process.loadEnvFile('.env')
   return loadConfig(process.env)
 }
 
 /** Value.Convert would quietly read `80.5` as 80 and `1e3` as 1: integers must be written as plain digits. */
-function notWholeNumberVariables(present: Record<string, string | undefined>): string[] {
+function notWholeNumberVariables (present: Record<string, string | undefined>): string[] {
   return Object.entries(ConfigSchema.properties)
     .filter(([name, schema]) => schema.type === 'integer' && present[name] !== undefined && !/^-?\d+$/.test(present[name]))
     .map(([name]) => name)
 }
 
 /** The first schema problem of each variable, as [name, line]. */
-function schemaProblems(candidate: Config): [string, string][] {
+function schemaProblems (candidate: Config): [string, string][] {
   const byVariable = new Map<string, string>()
   for (const error of Value.Errors(ConfigSchema, candidate)) {
     const name = error.path.slice(1)
@@ -104,12 +104,12 @@ function schemaProblems(candidate: Config): [string, string][] {
   return [...byVariable]
 }
 
-function describe(schema: TSchema, message: string): string {
+function describe (schema: TSchema, message: string): string {
   const choices = (schema.anyOf as TSchema[] | undefined)?.map((option) => option.const)
   return choices ? `must be one of ${choices.join(', ')}` : message.toLowerCase()
 }
 
-function consistencyProblems(config: Config): string[] {
+function consistencyProblems (config: Config): string[] {
   const problems: string[] = []
   try {
     databaseTarget(config)
@@ -152,31 +152,31 @@ function consistencyProblems(config: Config): string[] {
   return problems
 }
 
-function corsOrigins(config: Config): string[] {
+function corsOrigins (config: Config): string[] {
   return config.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean)
 }
 
 /** A duration variable in milliseconds; loadConfig has refused any value that is not one. */
-function durationOf(config: Config, name: keyof typeof DURATIONS): number {
+function durationOf (config: Config, name: keyof typeof DURATIONS): number {
   return durationMs(config[name])!
 }
 
-function durationProblem(config: Config, name: keyof typeof DURATIONS): string {
+function durationProblem (config: Config, name: keyof typeof DURATIONS): string {
   return `${name}: "${config[name]}" is not milliseconds or a duration such as ${DURATIONS[name]}`
 }
 
 /** Plain digits (milliseconds), or a duration such as `1 minute`, `30s` or `30 days`; undefined when neither. */
-function durationMs(text: string): number | undefined {
+function durationMs (text: string): number | undefined {
   const trimmed = text.trim()
   const ms = /^\d+$/.test(trimmed) ? Number(trimmed) : parseDuration(trimmed)
   return ms !== undefined && Number.isSafeInteger(ms) && ms > 0 ? ms : undefined
 }
 
-function isHttpUrl(value: string): boolean {
+function isHttpUrl (value: string): boolean {
   return hasProtocol(value, ['http:', 'https:'])
 }
 
-function hasProtocol(value: string, protocols: string[]): boolean {
+function hasProtocol (value: string, protocols: string[]): boolean {
   try {
     return protocols.includes(new URL(value).protocol)
   } catch {
@@ -184,7 +184,7 @@ function hasProtocol(value: string, protocols: string[]): boolean {
   }
 }
 
-function isOrigin(value: string): boolean {
+function isOrigin (value: string): boolean {
   try {
     return new URL(value).origin === value
   } catch {

@@ -30,11 +30,11 @@ interface LoggedError {
  * id. Errors are logged with their SQL but not its parameters (titles, user ids), and requests with their path
  * and the names of their query parameters but not the values (a token sent as `?access_token=`, search text).
  */
-export function loggerOptions(level: Config['LOG_LEVEL']): FastifyLoggerOptions {
+export function loggerOptions (level: Config['LOG_LEVEL']): FastifyLoggerOptions {
   return { level, serializers: { err: (error) => loggedError(error, 0), req: loggedRequest } }
 }
 
-function loggedError(error: Error, depth: number): LoggedError {
+function loggedError (error: Error, depth: number): LoggedError {
   const type = error.constructor.name
   const message = safeMessage(error)
   // The stack's first lines repeat the original message: only its frames are kept.
@@ -52,7 +52,7 @@ function loggedError(error: Error, depth: number): LoggedError {
 }
 
 /** A cause may be anything; only an Error can carry user data the way drivers put it there. */
-function loggedCause(cause: unknown, depth: number): unknown {
+function loggedCause (cause: unknown, depth: number): unknown {
   return cause instanceof Error ? loggedError(cause, depth) : typeof cause === 'string' ? cause : String(cause)
 }
 
@@ -61,13 +61,13 @@ function loggedCause(cause: unknown, depth: number): unknown {
  * value it could not read in a data exception's message (SQLSTATE class 22: `invalid input syntax for type
  * uuid: "…"`): quoted text is left out of those.
  */
-function safeMessage(error: Error): string {
+function safeMessage (error: Error): string {
   if (error instanceof DrizzleQueryError) return `Failed query: ${error.query}`
   if (sqlState(error)?.startsWith('22')) return error.message.replace(/"(?:[^"]|"")*"/g, `"${REDACTED}"`)
   return error.message
 }
 
-function loggedRequest(request: FastifyRequest) {
+function loggedRequest (request: FastifyRequest) {
   return {
     method: request.method,
     url: withoutQueryValues(request.url),
@@ -78,7 +78,7 @@ function loggedRequest(request: FastifyRequest) {
 }
 
 /** `/api/tasks?access_token=…&q=…` → `/api/tasks?access_token=[Redacted]&q=[Redacted]`. */
-function withoutQueryValues(url: string): string {
+function withoutQueryValues (url: string): string {
   const query = url.indexOf('?')
   if (query < 0) return url
   const names = url

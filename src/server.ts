@@ -17,7 +17,7 @@ const SHUTDOWN_GRACE_MS = 10_000
 const LISTEN_BACKLOG = 4096
 
 /** The one place that listens: logging, signals and start-up failures live here, the application in app.ts. */
-async function start(): Promise<void> {
+async function start (): Promise<void> {
   const config = await withDevSecret(loadConfigOrExit())
   const server = Fastify({ ...serverOptions, logger: loggerOptions(config.LOG_LEVEL) })
   server.register(app, { config })

@@ -21,7 +21,7 @@ const ENDPOINTS: InjectOptions[] = [
   { method: 'DELETE', url: `/api/tasks/${SOME_TASK_ID}` },
 ]
 
-function assertUnstorable(t: Test, response: LightMyRequestResponse, what: string): void {
+function assertUnstorable (t: Test, response: LightMyRequestResponse, what: string): void {
   t.equal(response.statusCode, 401, what)
   t.equal(response.headers['www-authenticate'], 'Bearer error="invalid_token"', what)
   t.match(json(response), { status: 401, detail: UNSTORABLE }, what)

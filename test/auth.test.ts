@@ -25,7 +25,7 @@ const now = () => Math.floor(Date.now() / 1000)
 const base64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
 
 /** A JWT built by hand, for shapes fast-jwt's signer refuses to produce; HMAC-SHA256 with the test secret. */
-function handMade(payload: object, header: object = { alg: 'HS256', typ: 'JWT' }): string {
+function handMade (payload: object, header: object = { alg: 'HS256', typ: 'JWT' }): string {
   const input = `${base64url(header)}.${base64url(payload)}`
   return `${input}.${createHmac('sha256', TEST_SECRET).update(input).digest('base64url')}`
 }
@@ -34,7 +34,7 @@ function handMade(payload: object, header: object = { alg: 'HS256', typ: 'JWT' }
 const timed = (claims: Record<string, number>) => tokenFor(USER, claims, { expiresIn: undefined })
 
 /** The same token with its payload re-encoded for another `sub`; header and signature kept. */
-function withSub(token: string, sub: string): string {
+function withSub (token: string, sub: string): string {
   const [header, payload, signature] = token.split('.') as [string, string, string]
   const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>
   return `${header}.${base64url({ ...claims, sub })}.${signature}`
@@ -54,7 +54,7 @@ const ENDPOINTS: InjectOptions[] = [
 const describe = (request: InjectOptions) => `${request.method} ${request.url}`
 
 /** A 401 problem document with the given challenge, and no trace of the presented token or of the secret. */
-function assertUnauthorized(t: Test, response: LightMyRequestResponse, challenge: string, token?: string): void {
+function assertUnauthorized (t: Test, response: LightMyRequestResponse, challenge: string, token?: string): void {
   t.equal(response.statusCode, 401, 'status 401')
   t.match(response.headers['content-type'], /^application\/problem\+json/, 'problem+json')
   t.equal(response.headers['www-authenticate'], challenge, 'WWW-Authenticate')
@@ -142,7 +142,7 @@ const INVALID_TOKENS: ({ name: string; token: () => string } & Refusal)[] = [
 ]
 
 /** A refusal of `token` through the API: a 401 that says why, logged at info. */
-async function assertRefusedBecause(t: Test, logged: LoggedApp, token: string, refusal: Refusal): Promise<void> {
+async function assertRefusedBecause (t: Test, logged: LoggedApp, token: string, refusal: Refusal): Promise<void> {
   const response = await logged.app.inject({ url: '/api/tasks', headers: { authorization: `Bearer ${token}` } })
   assertUnauthorized(t, response, INVALID_TOKEN_CHALLENGE, token)
   assertRefusalLogged(t, logged, response, token, refusal)
@@ -344,7 +344,7 @@ t.test('jwksSettings: where the keys are and which iss/aud to expect', async (t)
   })
   t.same(
     jwksSettings(testConfig({ BETTER_AUTH_URL: 'https://auth.example.com', JWKS_URL: 'https://cdn.example.com/keys.json', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' })),
-    { url: new URL('https://cdn.example.com/keys.json'), issuer: 'i', audience: 'a' },
+    { url: new URL('https://cdn.example.com/keys.json'), issuer: 'i', audience: 'a' }
   )
 })
 

@@ -13,14 +13,14 @@ import { assertRefusalLogged, buildLoggedApp, type Refusal } from './support/log
 const INVALID = 'Bearer error="invalid_token"'
 const withToken = (token: string) => ({ authorization: `Bearer ${token}` })
 
-function assertRefused(t: Test, response: LightMyRequestResponse, what: string) {
+function assertRefused (t: Test, response: LightMyRequestResponse, what: string) {
   t.equal(response.statusCode, 401, what)
   t.equal(response.headers['www-authenticate'], INVALID, what)
   t.match(response.headers['content-type'], /^application\/problem\+json/)
 }
 
 /** An HS256 token signed with `key`, built by hand so any header and payload can be sent. */
-function hs256(payload: object, key: string | Buffer): string {
+function hs256 (payload: object, key: string | Buffer): string {
   const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
   const unsigned = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode(payload)}`
   return `${unsigned}.${createHmac('sha256', key).update(unsigned).digest('base64url')}`

@@ -19,7 +19,7 @@ const otherPort = await servePage(t)
 const [browser, app] = await Promise.all([launchChromium(t), buildApp(t, { CORS_ORIGINS: frontend.origin, RATE_LIMIT_MAX: String(RATE_LIMIT_MAX) })])
 const api = await listen(app)
 
-async function createTasks(user: string, titles: string[]): Promise<TaskJson[]> {
+async function createTasks (user: string, titles: string[]): Promise<TaskJson[]> {
   const tasks: TaskJson[] = []
   for (const title of titles) {
     const response = await app.inject({ method: 'POST', url: '/api/tasks', headers: bearer(user), payload: { title } })
@@ -30,12 +30,12 @@ async function createTasks(user: string, titles: string[]): Promise<TaskJson[]> 
 }
 
 /** The user's X-Total-Count, straight from the API. */
-async function taskCount(user: string): Promise<string | undefined> {
+async function taskCount (user: string): Promise<string | undefined> {
   const response = await app.inject({ url: '/api/tasks?limit=1', headers: bearer(user) })
   return response.headers['x-total-count'] as string | undefined
 }
 
-async function newPage(t: Test) {
+async function newPage (t: Test) {
   const page = await browser.newPage()
   // A missing element fails in seconds, well inside tap's timeout, with Playwright's call log.
   page.setDefaultTimeout(10_000)
@@ -43,7 +43,7 @@ async function newPage(t: Test) {
   return page
 }
 
-function succeeded(t: Test, result: PageFetchResult, what: string): Extract<PageFetchResult, { ok: true }> {
+function succeeded (t: Test, result: PageFetchResult, what: string): Extract<PageFetchResult, { ok: true }> {
   if (!result.ok) throw new Error(`${what}: the page's fetch failed: ${result.name}: ${result.message}`)
   // Exactly what the server sent, readable from the page's script: nothing hidden, nothing altered.
   for (const name of EXPOSED) t.equal(result.headers[name], result.wire[name] ?? null, `${what}: ${name} as sent`)
@@ -118,7 +118,7 @@ t.test('a frontend on an allowed origin calls the API with credentials and reads
   const list = succeeded(
     t,
     await fetchFromPage(page, { url: `${api}/api/tasks?limit=1`, headers: { ...authorization, 'x-request-id': 'from-the-frontend' } }, EXPOSED),
-    'GET /api/tasks',
+    'GET /api/tasks'
   )
   t.equal(list.status, 200, 'listed')
   t.same((list.body as TaskJson[]).map((task) => task.id), [newest!.id], 'the newest task first')
@@ -140,9 +140,9 @@ t.test('a frontend on an allowed origin calls the API with credentials and reads
     await fetchFromPage(
       page,
       { url: `${api}/api/tasks`, method: 'POST', headers: { ...authorization, 'content-type': 'application/json' }, body: JSON.stringify({ title: 'From the browser' }) },
-      EXPOSED,
+      EXPOSED
     ),
-    'POST /api/tasks',
+    'POST /api/tasks'
   )
   t.equal(created.status, 201, 'created')
   const task = created.body as TaskJson
@@ -181,7 +181,7 @@ t.test('a page on an origin outside CORS_ORIGINS is refused by the browser', asy
       const create = await fetchFromPage(
         page,
         { url: `${api}/api/tasks`, method: 'POST', headers: { ...authorization, 'content-type': 'application/json' }, body: JSON.stringify({ title: 'Injected' }) },
-        EXPOSED,
+        EXPOSED
       )
       t.match(create, { ok: false, name: 'TypeError', message: 'Failed to fetch' }, 'creating rejects with a TypeError')
 

@@ -24,7 +24,7 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const TSC = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url))
 
 /** Runs tsc; resolves with its exit code and everything it printed. */
-function typeCheck(): Promise<{ code: number; output: string }> {
+function typeCheck (): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [TSC, '--noEmit', '--pretty', 'false', '-p', TSCONFIG], { cwd: ROOT }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1
@@ -73,7 +73,7 @@ t.test('a client generated from /docs/json type-checks and works against the ser
 
   const { runFlow } = (await import(FLOW)) as FlowModule
   const result = await timed('flow', () =>
-    runFlow({ baseUrl, user: { id: ALICE, token: tokenFor(ALICE) }, otherUser: { id: BOB, token: tokenFor(BOB) } }),
+    runFlow({ baseUrl, user: { id: ALICE, token: tokenFor(ALICE) }, otherUser: { id: BOB, token: tokenFor(BOB) } })
   )
 
   t.test('create: 201 with a Location header, tags normalized', async (t) => {
@@ -87,7 +87,7 @@ t.test('a client generated from /docs/json type-checks and works against the ser
         { title: 'Echo review', priority: 'high', tags: ['other'] },
         { title: 'Foxtrot plan', priority: 'medium', tags: ['client', 'work'] },
         { title: 'Golf sync', priority: 'high', tags: ['client'] },
-      ],
+      ]
     )
     for (const { id, location } of result.created) t.equal(location, `/api/tasks/${id}`, 'Location is the canonical URL')
   })
@@ -97,12 +97,12 @@ t.test('a client generated from /docs/json type-checks and works against the ser
     t.same(
       pages.map((page) => page.titles),
       [['Alpha report', 'Bravo call'], ['Charlie email', 'Foxtrot plan'], ['Golf sync']],
-      'high or medium, tagged client, A→Z, two per page: three pages',
+      'high or medium, tagged client, A→Z, two per page: three pages'
     )
     t.same(
       pages.map((page) => page.totalCount),
       [5, 5, 5],
-      'X-Total-Count counts every match on every page',
+      'X-Total-Count counts every match on every page'
     )
     t.equal(pages.at(-1)?.next, null, 'the last page has no next link')
     for (const page of pages.slice(0, -1)) {
@@ -123,7 +123,7 @@ t.test('a client generated from /docs/json type-checks and works against the ser
     t.same(
       { ...result.updated, etag: undefined },
       { title: 'Bravo call, rescheduled', priority: 'high', description: null, etag: undefined },
-      'the write guarded by the current ETag went through',
+      'the write guarded by the current ETag went through'
     )
     t.match(result.updated.etag, STRONG_ETAG)
     t.not(result.updated.etag, result.fetched.etag, 'the update changed the ETag')
@@ -143,12 +143,12 @@ t.test('a client generated from /docs/json type-checks and works against the ser
     t.same(
       sync.live.map(({ id }) => id).sort(),
       [alpha, delta, ...rest].map((task) => task?.id).sort(),
-      'the seed tasks but the two deleted ones',
+      'the seed tasks but the two deleted ones'
     )
     t.same(
       sync.tombstoneIds,
       [sync.deletedId],
-      'a tombstone for the task deleted between the pulls; none from nothing (Bravo was deleted before the first pull)',
+      'a tombstone for the task deleted between the pulls; none from nothing (Bravo was deleted before the first pull)'
     )
     t.notOk(sync.replica.some(({ id }) => id === bravo?.id || id === sync.deletedId), 'no deleted task in the replica')
     t.ok(sync.incrementalHadUpdate, 'the incremental pull had the updated task')

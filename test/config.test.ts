@@ -8,7 +8,7 @@ import { databaseTarget, DEFAULT_PGLITE_DIR } from '../src/db/target.js'
  */
 
 /** The problem lines `loadConfig(env)` throws; `[]` when the environment is accepted. */
-function problemsOf(env: Record<string, string | undefined>): string[] {
+function problemsOf (env: Record<string, string | undefined>): string[] {
   try {
     loadConfig(env)
     return []
@@ -75,8 +75,8 @@ t.test('variables the service does not read are left out', async (t) => {
 t.test('empty strings are treated as unset', async (t) => {
   const empty = Object.fromEntries(
     ['NODE_ENV', 'HOST', 'PORT', 'LOG_LEVEL', 'CORS_ORIGINS', 'JWT_CLOCK_TOLERANCE', 'DATABASE_URL', 'NEON_DB_URL', 'BETTER_AUTH_SECRET', 'JWT_ISSUER', 'JWT_AUDIENCE', 'PUBLIC_URL', 'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW', 'REDIS_URL', 'BODY_LIMIT'].map(
-      (name) => [name, ''],
-    ),
+      (name) => [name, '']
+    )
   )
   t.same(loadConfig(empty), loadConfig({}), 'the same configuration as an empty environment')
   t.same(named(problemsOf({ NODE_ENV: 'production', DATABASE_URL: 'memory://', BETTER_AUTH_SECRET: '' })), ['BETTER_AUTH_SECRET'], 'an empty secret is a missing secret')

@@ -26,13 +26,13 @@ class Replica {
   /** How many times a 410 made it start again. */
   restarts = 0
 
-  constructor(
+  constructor (
     private readonly app: FastifyInstance,
-    private readonly headers: Record<string, string>,
+    private readonly headers: Record<string, string>
   ) {}
 
   /** One page; returns whether more are ready now. */
-  async pull(limit: number): Promise<boolean> {
+  async pull (limit: number): Promise<boolean> {
     const query = new URLSearchParams({ limit: String(limit), ...(this.since !== undefined && { since: this.since }) })
     const response = await this.app.inject({ url: `/api/tasks/changes?${query}`, headers: this.headers })
     if (response.statusCode === 410) {
@@ -52,13 +52,13 @@ class Replica {
     return page.has_more
   }
 
-  async catchUp(limit: number): Promise<void> {
+  async catchUp (limit: number): Promise<void> {
     while (await this.pull(limit));
   }
 }
 
 /** The server's live tasks, as GET /api/tasks pages them. */
-async function liveTasks(app: FastifyInstance, headers: Record<string, string>): Promise<Map<string, TaskJson>> {
+async function liveTasks (app: FastifyInstance, headers: Record<string, string>): Promise<Map<string, TaskJson>> {
   const found = new Map<string, TaskJson>()
   let url: string | undefined = '/api/tasks?limit=500'
   while (url !== undefined) {
@@ -78,9 +78,9 @@ const sorted = (tasks: Map<string, TaskJson>) => [...tasks.values()].sort((a, b)
  * reaches it on a later pass: pull again for a while before calling a difference a failure. A change the feed
  * skipped would never arrive.
  */
-async function converges(replica: Replica, app: FastifyInstance, headers: Record<string, string>, limit: number): Promise<boolean> {
+async function converges (replica: Replica, app: FastifyInstance, headers: Record<string, string>, limit: number): Promise<boolean> {
   const expected = JSON.stringify(sorted(await liveTasks(app, headers)))
-  for (const deadline = Date.now() + 10_000; ; ) {
+  for (const deadline = Date.now() + 10_000; ;) {
     await replica.catchUp(limit)
     if (JSON.stringify(sorted(replica.tasks)) === expected) return true
     if (Date.now() > deadline) return false
@@ -104,11 +104,11 @@ const operation: fc.Arbitrary<Operation> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('update' as const), pick, title }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('complete' as const), pick }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), pick, thenPurge: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('slow update' as const), pick, title, holdMs: fc.integer({ min: 1, max: 40 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('slow update' as const), pick, title, holdMs: fc.integer({ min: 1, max: 40 }) }) }
 )
 
 /** Runs the repository's own update in a transaction that stays open `holdMs` after the write. */
-async function slowUpdate(client: pg.Client, user: string, id: string, title: string, holdMs: number): Promise<void> {
+async function slowUpdate (client: pg.Client, user: string, id: string, title: string, holdMs: number): Promise<void> {
   await drizzle({ client }).transaction(async (transaction) => {
     await new TaskRepository(transaction as unknown as Orm).update(user, id, { title })
     await new Promise((resolve) => setTimeout(resolve, holdMs))
@@ -128,7 +128,7 @@ t.test('convergence on PostgreSQL', { skip: TEST_DATABASE_URL === undefined && '
       await client.connect()
       t.teardown(() => client.end())
       return client
-    }),
+    })
   )
 
   t.test('random concurrent writers and a client pulling random pages: the replica ends equal to the live tasks', async (t) => {
@@ -166,7 +166,7 @@ t.test('convergence on PostgreSQL', { skip: TEST_DATABASE_URL === undefined && '
           const writes = Promise.all(
             writers.map(async (operations, writer) => {
               for (const operation of operations) await apply(operation, connections[writer]!)
-            }),
+            })
           ).finally(() => {
             writing = false
           })
@@ -174,10 +174,10 @@ t.test('convergence on PostgreSQL', { skip: TEST_DATABASE_URL === undefined && '
           for (let page = 0; writing; page++) await replica.pull(pageSizes[page % pageSizes.length]!)
           await writes
           return converges(replica, app, headers, pageSizes[0]!)
-        },
+        }
       ),
       // A failing run already took its 10 s of retries; shrinking would repeat that for every smaller case.
-      { numRuns: Number(process.env.CONVERGENCE_RUNS ?? 30), endOnFailure: true },
+      { numRuns: Number(process.env.CONVERGENCE_RUNS ?? 30), endOnFailure: true }
     )
     t.pass('every run converged')
   })

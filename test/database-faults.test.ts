@@ -33,7 +33,7 @@ interface ProxiedApp {
 }
 
 /** A migrated PostgreSQL database behind a TCP proxy, and the app on it through `driver`. */
-async function proxiedApp(t: Test, driver: ServerDriver): Promise<ProxiedApp> {
+async function proxiedApp (t: Test, driver: ServerDriver): Promise<ProxiedApp> {
   const directUrl = await createPostgresDatabase(t)
   const migrator = await openDatabase(databaseTarget({ DATABASE_URL: directUrl }), () => {})
   await migrator.migrate()
@@ -67,7 +67,7 @@ interface TimedAnswer {
   ms: number
 }
 
-async function timed(app: FastifyInstance, request: InjectOptions): Promise<TimedAnswer> {
+async function timed (app: FastifyInstance, request: InjectOptions): Promise<TimedAnswer> {
   const started = performance.now()
   const response = await app.inject(request)
   return { request, response, ms: performance.now() - started }
@@ -76,7 +76,7 @@ async function timed(app: FastifyInstance, request: InjectOptions): Promise<Time
 const label = ({ request }: TimedAnswer) => `${request.method ?? 'GET'} ${request.url}`
 
 /** A second session on the database, closed when `t` ends. */
-async function session(t: Test, url: string): Promise<pg.Client> {
+async function session (t: Test, url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   t.teardown(() => client.end())
@@ -84,7 +84,7 @@ async function session(t: Test, url: string): Promise<pg.Client> {
 }
 
 /** Waits until no other session runs a statement in the database: one still waiting for a lock would run now. */
-async function settled(client: pg.Client): Promise<void> {
+async function settled (client: pg.Client): Promise<void> {
   const others = `select count(*)::int as n from pg_stat_activity
     where datname = current_database() and pid <> pg_backend_pid() and state = 'active'`
   while ((await client.query<{ n: number }>(others)).rows[0]!.n > 0) await sleep(20)
@@ -183,7 +183,7 @@ for (const driver of SERVER_DRIVERS) {
     ]
     const answers = await Promise.all(writes.map(([, request]) => timed(app, { ...request, headers: auth })))
     const document = json<{ paths: Record<string, Record<string, { operationId: string; responses: Record<string, unknown> }>> }>(
-      await app.inject({ url: '/docs/json' }),
+      await app.inject({ url: '/docs/json' })
     )
     const operations = Object.values(document.paths).flatMap((methods) => Object.values(methods))
     for (const [index, answer] of answers.entries()) {
@@ -259,7 +259,7 @@ t.test('node-postgres: every connection of the pool in use is "busy": 503 with R
     app.db.orm.transaction(async () => {
       holding++
       await released
-    }),
+    })
   )
   while (holding < POOL_SIZE) await sleep(10)
 

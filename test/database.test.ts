@@ -74,12 +74,12 @@ for (const driver of DRIVERS) {
     t.same(
       await names(sql`select indexname as name from pg_indexes where tablename = 'tasks' and indexname <> 'tasks_pkey'`),
       declared.indexes.map((index) => index.config.name).sort(),
-      'indexes match the schema',
+      'indexes match the schema'
     )
     t.same(
       await names(sql`select conname as name from pg_constraint where conrelid = 'tasks'::regclass and contype = 'c'`),
       declared.checks.map((check) => check.name).sort(),
-      'check constraints match the schema',
+      'check constraints match the schema'
     )
 
     await database.ping(3000)

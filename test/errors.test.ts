@@ -3,7 +3,7 @@ import t from 'tap'
 import { DatabaseUnavailableError, isDatabaseUnavailable, sqlState } from '../src/db/errors.js'
 
 /** A real socket error: what a driver sees when nothing listens on the database port. */
-async function connectionRefused(): Promise<Error> {
+async function connectionRefused (): Promise<Error> {
   return new Promise((resolve) => {
     const socket = connect(1, '127.0.0.1')
     socket.on('error', resolve)

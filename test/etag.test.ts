@@ -134,8 +134,8 @@ forEachDriver(t, async (t, databaseUrl) => {
       const { task, etag } = await create({ title: `race ${round}` })
       const [first, second] = await Promise.all(
         ['first', 'second'].map((writer) =>
-          app.inject({ method: 'PUT', url: `/api/tasks/${task.id}`, headers: { ...ann, 'if-match': etag }, payload: { title: `${writer} wins` } }),
-        ),
+          app.inject({ method: 'PUT', url: `/api/tasks/${task.id}`, headers: { ...ann, 'if-match': etag }, payload: { title: `${writer} wins` } })
+        )
       )
       const statuses = [first!.statusCode, second!.statusCode].sort()
       t.same(statuses, [200, 412], `round ${round}`)

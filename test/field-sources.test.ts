@@ -18,7 +18,7 @@ export type DerivedTypesMatchTheSchema = [
   Same<keyof TaskFields, keyof Static<typeof TaskUpdate>>,
   Same<keyof TaskJson, keyof Static<typeof Task>>,
   Same<TaskJson['priority'], 'low' | 'medium' | 'high'>,
-  Same<TaskJson['due_date'], string | null>,
+  Same<TaskJson['due_date'], string | null>
 ] extends true[] ? true : never
 const derivedTypesMatch: DerivedTypesMatchTheSchema = true
 

@@ -36,11 +36,11 @@ const SEED = process.env.FUZZ_SEED ? integerFromEnv('FUZZ_SEED', 0, -(2 ** 31)) 
  * Cases for one driver: all of them on PGlite; half on node-postgres and a quarter through the Neon stand-in,
  * so that `npm run fuzz` on all three stays well inside tap's 120 s per file on a busy machine.
  */
-function runsFor(driver: DriverName): number {
+function runsFor (driver: DriverName): number {
   return Math.ceil(RUNS / { pglite: 1, 'node-postgres': 2, 'neon-http': 4 }[driver])
 }
 
-function integerFromEnv(name: string, fallback: number, minimum: number): number {
+function integerFromEnv (name: string, fallback: number, minimum: number): number {
   const text = process.env[name]
   if (text === undefined || text === '') return fallback
   const value = Number(text)
@@ -63,13 +63,13 @@ const nowSeconds = Math.floor(Date.now() / 1000)
 const base64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
 
 /** A token built by hand (HMAC-SHA256 with the test secret), for shapes fast-jwt refuses to sign. */
-function handMade(payload: object, header: object): string {
+function handMade (payload: object, header: object): string {
   const input = `${base64url(header)}.${base64url(payload)}`
   return `${input}.${createHmac('sha256', TEST_SECRET).update(input).digest('base64url')}`
 }
 
 /** The same token with another `sub` in its payload, signature kept: a forgery. */
-function withSub(token: string, sub: string): string {
+function withSub (token: string, sub: string): string {
   const [header, payload, signature] = token.split('.') as [string, string, string]
   const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as object
   return `${header}.${base64url({ ...claims, sub })}.${signature}`
@@ -132,17 +132,20 @@ interface RequestSpec {
 
 /** A very long string that prints as its recipe, so counterexamples stay readable; JSON sees the string. */
 class Long {
-  constructor(
+  constructor (
     readonly unit: string,
-    readonly times: number,
+    readonly times: number
   ) {}
-  get text(): string {
+
+  get text (): string {
     return this.unit.repeat(this.times)
   }
-  toJSON(): string {
+
+  toJSON (): string {
     return this.text
   }
-  [fc.toStringMethod](): string {
+
+  [fc.toStringMethod] (): string {
     return `${JSON.stringify(this.unit)}.repeat(${this.times})`
   }
 }
@@ -175,6 +178,7 @@ const NASTY = [
   '‘’“”',
   '../../etc/passwd',
   '<script>alert(1)</script>',
+  // eslint-disable-next-line no-template-curly-in-string -- a template-injection probe, sent as text
   '${7*7}',
 ]
 const nasty = fc.constantFrom(...NASTY)
@@ -187,7 +191,7 @@ const text = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 5 }), fc.constantFrom('\u0000', '\uFEFF', '\u200B', '\r\n', '\t')).map(([a, b]) => a + b + a) },
   { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 5 }), loneSurrogate).map(([a, b]) => a + b) },
   { weight: 1, arbitrary: fc.constantFrom('', ' ', '   \n\t ', new Long('😀', 200), new Long('😀', 201), new Long('é', 1000), new Long('x', 1001)) },
-  { weight: 1, arbitrary: fc.oneof(long('a', 150, 1100), long('😀', 195, 205), long('x', 60_000, 70_000)) },
+  { weight: 1, arbitrary: fc.oneof(long('a', 150, 1100), long('😀', 195, 205), long('x', 60_000, 70_000)) }
 )
 
 /** RFC 3339-ish date-times: ordinary, at the edges of what PostgreSQL and JavaScript can hold, and not quite valid. */
@@ -212,9 +216,9 @@ const dateText = fc.oneof(
       '2026-01-01T00:00:00',
       '2026-01-01',
       'tomorrow',
-      '',
+      ''
     ),
-  },
+  }
 )
 
 /** Mostly one of `valid`, sometimes one of `invalid`. */
@@ -248,17 +252,17 @@ const taskBody = fc
         arbitrary: fc.dictionary(
           fc.constantFrom('id', 'user_id', 'version', 'next_task_id', 'completed_at', 'created_at', '__proto__', 'constructor', 'Title', ''),
           fc.oneof(fc.uuid(), fc.string(), fc.integer(), fc.constant(VICTIM)),
-          { minKeys: 1, maxKeys: 2 },
+          { minKeys: 1, maxKeys: 2 }
         ),
-      },
-    ),
+      }
+    )
   )
   // Computed keys make own properties, so `__proto__` is sent as a field, as an attacker would send it.
   .map(([fields, extra]) => Object.fromEntries([...Object.entries(fields).filter(([, value]) => value !== undefined), ...Object.entries(extra)]))
 
 const completionBody = fc.oneof(
   fc.record({ completed: field(fc.boolean()) }),
-  fc.constantFrom<unknown>({}, { completed: 'true' }, { completed: true, title: 'x' }, null, [], 'true', true, 0),
+  fc.constantFrom<unknown>({}, { completed: 'true' }, { completed: true, title: 'x' }, null, [], 'true', true, 0)
 )
 
 const brokenJson = fc.constantFrom('{', '{"title":', '{"title": "a",}', "{'title': 'a'}", '{"title": "a"}}', '[1,', 'nul', '"\\ud800"', '{"title":"\\u0000"}', '\uFEFF{"title":"a"}', '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]')
@@ -269,7 +273,7 @@ const anyPayload: fc.Arbitrary<PayloadSpec> = fc.oneof(
   { weight: 2, arbitrary: completionBody.map((json) => ({ json })) },
   { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((json) => ({ json })) },
   { weight: 2, arbitrary: fc.oneof(brokenJson, fc.constantFrom('', 'title=a&completed=true', '<task><title>a</title></task>'), anyText).map((text) => ({ text })) },
-  { weight: 1, arbitrary: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 32 }).map((bytes) => ({ bytes })) },
+  { weight: 1, arbitrary: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 32 }).map((bytes) => ({ bytes })) }
 )
 
 const anyContentType = fc.oneof(
@@ -288,10 +292,10 @@ const anyContentType = fc.oneof(
       'application/x-www-form-urlencoded',
       'multipart/form-data; boundary=x',
       'application/octet-stream',
-      '*/*',
+      '*/*'
     ),
   },
-  { weight: 1, arbitrary: printable },
+  { weight: 1, arbitrary: printable }
 )
 
 /** Our ETags are `"<version>"`; versions start at 1 and grow by one per change. */
@@ -299,14 +303,14 @@ const etags = fc.oneof(
   fc.integer({ min: 1, max: 6 }).map((version) => `"${version}"`),
   fc.constantFrom('*', ' * ', 'W/"1"', '"1", "2", "3"', '"abc"', '1', '""', '"0"', '"99999999999"', ','),
   printable,
-  long('"1",', 200, 300),
+  long('"1",', 200, 300)
 )
 
 /** Sane ids are echoed; anything else (too long, odd characters, Latin-1) is replaced by a fresh UUID. */
 const requestId = fc.oneof(
   fc.stringMatching(/^[A-Za-z0-9._:-]{1,128}$/),
   fc.constantFrom<string | Long>('', ' ', 'a b', new Long('x', 129), 'ïd', 'id\t', '<script>', 'a"b'),
-  printable,
+  printable
 )
 
 const extraHeader = fc.constantFrom<[string, string]>(
@@ -321,7 +325,7 @@ const extraHeader = fc.constantFrom<[string, string]>(
   ['x-user-id', VICTIM],
   ['content-encoding', 'gzip'],
   ['if-modified-since', 'Wed, 21 Oct 2015 07:28:00 GMT'],
-  ['range', 'bytes=0-10'],
+  ['range', 'bytes=0-10']
 )
 
 /** Mostly `null` (leave it as the endpoint has it), sometimes a value from `arbitrary`. */
@@ -340,12 +344,12 @@ const auth: fc.Arbitrary<AuthSpec> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ token: 'bystander' as TokenName, scheme: 'Bearer ' }) },
   { weight: 2, arbitrary: fc.record({ token: fc.constantFrom(...(Object.keys(TOKENS) as TokenName[])), scheme: fc.constantFrom('Bearer ', 'bearer ', 'BEARER   ', 'Bearer', 'Token ', 'Basic ') }) },
   { weight: 1, arbitrary: fc.oneof(printable, fc.constantFrom('Bearer', 'Bearer ', 'Basic YWxpY2U6cGFzc3dvcmQ=')).map((header) => ({ header })) },
-  { weight: 1, arbitrary: fc.constant(null) },
+  { weight: 1, arbitrary: fc.constant(null) }
 )
 
 const spelling = fc.oneof(
   { weight: 12, arbitrary: fc.constant<Spelling>('as is') },
-  { weight: 2, arbitrary: fc.constantFrom<Spelling>('upper case', 'in braces', 'urn:uuid:', 'percent-encoded', 'no hyphens', 'trailing junk', 'truncated', 'twice') },
+  { weight: 2, arbitrary: fc.constantFrom<Spelling>('upper case', 'in braces', 'urn:uuid:', 'percent-encoded', 'no hyphens', 'trailing junk', 'truncated', 'twice') }
 )
 
 /** A task id: one of the fuzzer's tasks, one of another user's, a random UUID, or junk. */
@@ -355,7 +359,7 @@ const taskId: fc.Arbitrary<IdSpec> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ task: fc.constant<Owner>('bystander'), index: fc.nat(), spelling }) },
   { weight: 2, arbitrary: fc.record({ uuid: fc.oneof(fc.uuid(), fc.constantFrom('00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff')), spelling }) },
   { weight: 2, arbitrary: fc.oneof(printable, anyText, nasty, long('a', 37, 5000)).map((text) => ({ text })) },
-  { weight: 1, arbitrary: fc.constantFrom('%zz', '%00', '%E0%A4%A', '..', '.', '%2e%2e', 'stats', 'null', '-1', '1e3').map((raw) => ({ raw })) },
+  { weight: 1, arbitrary: fc.constantFrom('%zz', '%00', '%E0%A4%A', '..', '.', '%2e%2e', 'stats', 'null', '-1', '1e3').map((raw) => ({ raw })) }
 )
 
 const otherPath: fc.Arbitrary<PathSpec> = fc
@@ -380,10 +384,10 @@ const otherPath: fc.Arbitrary<PathSpec> = fc
       '/health/',
       '/.env',
       '/docs/static/../../package.json',
-      '/%zz',
+      '/%zz'
     ),
     fc.webPath().map((path) => (path.startsWith('/') ? path : `/${path}`)),
-    printable.map((segment) => `/api/${segment}`),
+    printable.map((segment) => `/api/${segment}`)
   )
   .map((path) => ({ path }))
 
@@ -402,10 +406,10 @@ const cursor: fc.Arbitrary<CursorSpec> = fc.oneof(
       nasty,
       anyText,
       fc.integer(),
-      fc.constant(['a']),
+      fc.constant(['a'])
     ),
     id: fc.oneof(fc.uuid(), printable),
-  }),
+  })
 )
 
 const listParameter: fc.Arbitrary<QueryPart> = fc.oneof(
@@ -417,21 +421,21 @@ const listParameter: fc.Arbitrary<QueryPart> = fc.oneof(
   fc.record({ key: fc.constant('sort'), value: mostly(fc.constantFrom(...SORTS), fc.constantFrom('title;drop table tasks', 'title desc', 'TITLE', 'id', '')) }),
   fc.record({ key: fc.constant('order'), value: mostly(fc.constantFrom('asc', 'desc'), fc.constantFrom('ASC', 'asc,(select 1)', '')) }),
   fc.record({ key: fc.constant('limit'), value: mostly(fc.integer({ min: 1, max: 20 }).map(String), fc.oneof(fc.integer({ min: -5, max: 600 }).map(String), fc.constantFrom('1e2', '0x10', '10abc', ' 5', '', '1.5'))) }),
-  fc.record({ key: fc.constant('cursor'), value: cursor }),
+  fc.record({ key: fc.constant('cursor'), value: cursor })
 )
 const junkParameter: fc.Arbitrary<QueryPart> = fc.oneof(
   fc.record({
     key: fc.oneof(fc.constantFrom('access_token', 'token', 'user_id', 'id', '__proto__', 'constructor', 'limit[]', 'sort[0]', 'SORT', ''), printable),
     value: fc.oneof(fc.constant(null), fc.constant(VICTIM), printable, anyText),
   }),
-  fc.constantFrom('&', '&&', '=', '==', '?', '%zz', 'q=%E0%A4%A', 'q=%00', 'tag=%FF', 'q=%ED%A0%80', 'q=a+b', 'limit=%31', 'status').map((raw) => ({ raw })),
+  fc.constantFrom('&', '&&', '=', '==', '?', '%zz', 'q=%E0%A4%A', 'q=%00', 'tag=%FF', 'q=%ED%A0%80', 'q=a+b', 'limit=%31', 'status').map((raw) => ({ raw }))
 )
 const listQuery = fc.array(fc.oneof({ weight: 8, arbitrary: listParameter }, { weight: 1, arbitrary: junkParameter }), { maxLength: 5 })
 const anyQuery = fc.array(fc.oneof(listParameter, junkParameter), { minLength: 1, maxLength: 4 })
 const noQuery = fc.constant<QueryPart[]>([])
 const clearQuery = fc.oneof(
   { weight: 5, arbitrary: fc.constant<QueryPart[]>([{ key: 'status', value: 'completed' }]) },
-  { weight: 1, arbitrary: anyQuery },
+  { weight: 1, arbitrary: anyQuery }
 )
 
 const anyMethod = fc.constantFrom(...METHODS)
@@ -444,7 +448,7 @@ const completionPayload = fc.oneof({ weight: 2, arbitrary: noBody }, { weight: 3
 const userSegment = fc.oneof(
   { weight: 6, arbitrary: fc.constant(FUZZER) },
   { weight: 3, arbitrary: fc.constantFrom<string | Long>(VICTIM, BYSTANDER, 'FUZZER', 'tasks', 'fuzzer ', 'fuzzer\u0000', 'fuzzér', '', new Long('f', 256)) },
-  { weight: 1, arbitrary: anyText },
+  { weight: 1, arbitrary: anyText }
 )
 
 const pathTo = (route: Route): fc.Arbitrary<PathSpec> =>
@@ -468,7 +472,7 @@ const endpoints = fc.oneof(
   { weight: 3, arbitrary: endpoint('PUT', 'item', noQuery, json(taskBody)) },
   { weight: 1, arbitrary: endpoint('DELETE', 'item', noQuery, noBody) },
   { weight: 3, arbitrary: endpoint('PATCH', 'complete', noQuery, completionPayload) },
-  { weight: 1, arbitrary: fc.record({ method: fc.constantFrom('GET', 'HEAD', 'OPTIONS', 'POST'), path: otherPath, query: noQuery, payload: noBody }) },
+  { weight: 1, arbitrary: fc.record({ method: fc.constantFrom('GET', 'HEAD', 'OPTIONS', 'POST'), path: otherPath, query: noQuery, payload: noBody }) }
 )
 
 /**
@@ -524,7 +528,7 @@ interface Rendered {
 const percentEncodeAll = (text: string) => [...Buffer.from(text)].map((byte) => `%${byte.toString(16).padStart(2, '0').toUpperCase()}`).join('')
 
 /** encodeURIComponent, except that a lone surrogate goes out as U+FFFD, as a real client's UTF-8 would send it. */
-function encode(text: string): string {
+function encode (text: string): string {
   try {
     return encodeURIComponent(text)
   } catch {
@@ -532,7 +536,7 @@ function encode(text: string): string {
   }
 }
 
-function spell(id: string, spelling: Spelling): string {
+function spell (id: string, spelling: Spelling): string {
   switch (spelling) {
     case 'as is':
       return id
@@ -555,7 +559,7 @@ function spell(id: string, spelling: Spelling): string {
   }
 }
 
-function renderId(spec: IdSpec, world: World): { segment: string; victim: boolean } {
+function renderId (spec: IdSpec, world: World): { segment: string; victim: boolean } {
   if ('raw' in spec) return { segment: spec.raw, victim: false }
   if ('text' in spec) return { segment: encode(textOf(spec.text)), victim: false }
   if ('uuid' in spec) return { segment: spell(spec.uuid, spec.spelling), victim: false }
@@ -564,7 +568,7 @@ function renderId(spec: IdSpec, world: World): { segment: string; victim: boolea
   return { segment: spell(id, spec.spelling), victim: spec.task === 'victim' }
 }
 
-function renderPath(spec: PathSpec, world: World): { path: string; victim: boolean } {
+function renderPath (spec: PathSpec, world: World): { path: string; victim: boolean } {
   if ('path' in spec) return { path: spec.path, victim: false }
   const base = spec.user === null ? '/api/tasks' : `/api/${encode(textOf(spec.user))}/tasks`
   if (spec.route === 'stats') return { path: `${base}/stats${spec.suffix}`, victim: false }
@@ -574,7 +578,7 @@ function renderPath(spec: PathSpec, world: World): { path: string; victim: boole
 }
 
 /** The sort and order a list request asks for, as the server will read them, so a forged cursor can match. */
-function orderingOf(parts: QueryPart[]): { sort: string; order: string } {
+function orderingOf (parts: QueryPart[]): { sort: string; order: string } {
   const values = (key: string) => parts.flatMap((part) => ('key' in part && part.key === key && typeof part.value === 'string' ? [part.value] : []))
   const [sort] = values('sort')
   const [order] = values('order')
@@ -582,13 +586,13 @@ function orderingOf(parts: QueryPart[]): { sort: string; order: string } {
   return { sort: known, order: order ?? DEFAULT_ORDER[known] }
 }
 
-function renderCursor(spec: CursorSpec, parts: QueryPart[], world: World): string {
+function renderCursor (spec: CursorSpec, parts: QueryPart[], world: World): string {
   if ('pooled' in spec) return world.cursors.length === 0 ? 'no-cursor-yet' : world.cursors[spec.pooled % world.cursors.length]!
   const ordering = orderingOf(parts)
   return base64url({ s: spec.sort ?? ordering.sort, o: spec.order ?? ordering.order, k: spec.key, i: spec.id })
 }
 
-function renderQuery(parts: QueryPart[], world: World): string {
+function renderQuery (parts: QueryPart[], world: World): string {
   return parts
     .map((part) => {
       if ('raw' in part) return part.raw
@@ -600,7 +604,7 @@ function renderQuery(parts: QueryPart[], world: World): string {
     .join('&')
 }
 
-function renderPayload(spec: PayloadSpec): string | Buffer | undefined {
+function renderPayload (spec: PayloadSpec): string | Buffer | undefined {
   if (spec === null) return undefined
   if ('json' in spec) return JSON.stringify(spec.json)
   if ('text' in spec) return spec.text
@@ -608,7 +612,7 @@ function renderPayload(spec: PayloadSpec): string | Buffer | undefined {
 }
 
 /** Percent-decodes what decodes, leaves the rest: what the router and the query parser would see. */
-function lenientDecode(text: string): string {
+function lenientDecode (text: string): string {
   return text.replace(/(?:%[0-9a-fA-F]{2})+/g, (run) => {
     try {
       return decodeURIComponent(run)
@@ -618,7 +622,7 @@ function lenientDecode(text: string): string {
   })
 }
 
-function render(spec: RequestSpec, world: World): Rendered {
+function render (spec: RequestSpec, world: World): Rendered {
   const { path, victim } = renderPath(spec.path, world)
   const query = renderQuery(spec.query, world)
   const url = query === '' ? path : `${path}${path.includes('?') ? '&' : '?'}${query}`
@@ -656,7 +660,7 @@ const WIRE_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 /** The response headers a failure report shows (the security headers are the same on every answer). */
 const SHOWN_HEADERS = ['content-type', 'x-request-id', 'etag', 'location', 'link', 'x-total-count', 'www-authenticate', 'allow']
 
-function check(request: Rendered, response: LightMyRequestResponse, secrets: string[]): void {
+function check (request: Rendered, response: LightMyRequestResponse, secrets: string[]): void {
   const fail = (why: string): never => {
     const body = response.body.length > 600 ? `${response.body.slice(0, 600)}…` : response.body
     const shown = Object.fromEntries(Object.entries(response.headers).filter(([name]) => SHOWN_HEADERS.includes(name)))
@@ -722,7 +726,7 @@ function check(request: Rendered, response: LightMyRequestResponse, secrets: str
 }
 
 /** Remembers the tasks the answer names and the cursors it hands out, so later requests can use them. */
-function learn(request: Rendered, response: LightMyRequestResponse, world: World): void {
+function learn (request: Rendered, response: LightMyRequestResponse, world: World): void {
   if (request.caller === undefined || response.statusCode >= 300) return
   const link = response.headers.link
   const cursor = typeof link === 'string' ? /[?&]cursor=([^&>]+)/.exec(link)?.[1] : undefined
@@ -756,7 +760,7 @@ const FUZZER_TASKS = [
 ]
 
 /** Everything the victim can see of their own tasks, as the exact bytes the server sends. */
-async function victimSnapshot(app: FastifyInstance, ids: string[]): Promise<string[]> {
+async function victimSnapshot (app: FastifyInstance, ids: string[]): Promise<string[]> {
   const headers = { authorization: `Bearer ${tokenFor(VICTIM, {}, { expiresIn: HOUR_MS })}` }
   const seen: string[] = []
   const list = await app.inject({ url: '/api/tasks?limit=500', headers })
@@ -770,7 +774,7 @@ async function victimSnapshot(app: FastifyInstance, ids: string[]): Promise<stri
   return seen
 }
 
-async function create(app: FastifyInstance, user: string, payload: object): Promise<TaskJson> {
+async function create (app: FastifyInstance, user: string, payload: object): Promise<TaskJson> {
   const headers = { authorization: `Bearer ${tokenFor(user, {}, { expiresIn: HOUR_MS })}` }
   const response = await app.inject({ method: 'POST', url: '/api/tasks', headers, payload })
   if (response.statusCode !== 201) throw new Error(`seeding failed: ${response.statusCode} ${response.body}`)
@@ -812,7 +816,7 @@ forEachDriver(t, async (t, databaseUrl, driver) => {
         check(rendered, response, secrets)
         learn(rendered, response, world)
       }),
-      { numRuns, ...(SEED !== undefined && { seed: SEED }) },
+      { numRuns, ...(SEED !== undefined && { seed: SEED }) }
     )
     const seconds = (Date.now() - started) / 1000
     const byStatus = [...statuses].sort(([a], [b]) => a - b).map(([status, count]) => `${status}×${count}`).join(' ')

@@ -107,7 +107,7 @@ t.test('CORS', async (t) => {
   t.equal(
     actual.headers['access-control-expose-headers'],
     'Link, X-Total-Count, ETag, Location, Idempotency-Replayed, X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset',
-    'what a page needs, the rate limit headers the docs tell it to honour included',
+    'what a page needs, the rate limit headers the docs tell it to honour included'
   )
 
   const foreignPreflight = await server.inject({
@@ -143,7 +143,7 @@ t.test('security headers: nothing loads from a JSON answer; the docs page runs o
       .split(';')
       .map((directive) => directive.trim().split(/\s+/))
       .filter(([name]) => name)
-      .map(([name, ...sources]) => [name, sources]),
+      .map(([name, ...sources]) => [name, sources])
   )
   t.same(policy['script-src'], ["'self'"], 'no inline or foreign scripts')
   t.same(policy['connect-src'], ["'self'", 'https://tasks.example.com'], '"Try it out" may call this server and PUBLIC_URL')

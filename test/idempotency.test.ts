@@ -15,36 +15,36 @@ const MINUTE_MS = 60 * 1000
 const MISSING_ID = '0193a1e2-0000-7000-8000-000000000000'
 
 /** A user's bearer token plus an Idempotency-Key. */
-function keyed(user: string, key: string, extra: Record<string, string> = {}): Record<string, string> {
+function keyed (user: string, key: string, extra: Record<string, string> = {}): Record<string, string> {
   return { ...bearer(user), 'idempotency-key': key, ...extra }
 }
 
 /** Whether the response is a replay of an earlier one (the header is absent on a first response). */
-function replayed(response: LightMyRequestResponse): boolean {
+function replayed (response: LightMyRequestResponse): boolean {
   return response.headers['idempotency-replayed'] === 'true'
 }
 
 /** How many live tasks `user` has, as the list endpoint counts them. */
-async function total(app: FastifyInstance, user: string): Promise<number> {
+async function total (app: FastifyInstance, user: string): Promise<number> {
   const response = await app.inject({ url: '/api/tasks', headers: bearer(user) })
   return Number(response.headers['x-total-count'])
 }
 
 /** A task as GET reads it now, with its ETag. */
-async function read(app: FastifyInstance, user: string, id: string): Promise<{ status: number; task: TaskJson; etag: string }> {
+async function read (app: FastifyInstance, user: string, id: string): Promise<{ status: number; task: TaskJson; etag: string }> {
   const response = await app.inject({ url: `/api/tasks/${id}`, headers: bearer(user) })
   return { status: response.statusCode, task: json<TaskJson>(response), etag: response.headers.etag as string }
 }
 
 /** Creates a task without a key (setup, not under test). */
-async function createPlain(app: FastifyInstance, user: string, title: string): Promise<{ task: TaskJson; etag: string }> {
+async function createPlain (app: FastifyInstance, user: string, title: string): Promise<{ task: TaskJson; etag: string }> {
   const response = await app.inject({ method: 'POST', url: '/api/tasks', headers: bearer(user), payload: { title } })
   if (response.statusCode !== 201) throw new Error(`setup create answered ${response.statusCode}: ${response.body}`)
   return { task: json<TaskJson>(response), etag: response.headers.etag as string }
 }
 
 /** Asserts a 422 problem that names the Idempotency-Key header. */
-function assertKeyRefused(t: Test, response: LightMyRequestResponse, message: string): void {
+function assertKeyRefused (t: Test, response: LightMyRequestResponse, message: string): void {
   t.equal(response.statusCode, 422, message)
   t.match(response.headers['content-type'], /^application\/problem\+json/, `${message}: a problem document`)
   t.equal(json<{ errors: { path: string }[] }>(response).errors[0]?.path, '/headers/idempotency-key', `${message}: names the header`)
@@ -52,7 +52,7 @@ function assertKeyRefused(t: Test, response: LightMyRequestResponse, message: st
 }
 
 /** Asserts `retry` is `first` sent again: same status, body, Location and ETag, marked as a replay. */
-function assertReplayOf(t: Test, retry: LightMyRequestResponse, first: LightMyRequestResponse, message: string): void {
+function assertReplayOf (t: Test, retry: LightMyRequestResponse, first: LightMyRequestResponse, message: string): void {
   t.equal(retry.statusCode, first.statusCode, `${message}: same status`)
   t.equal(retry.headers['idempotency-replayed'], 'true', `${message}: marked as a replay`)
   t.same(retry.body === '' ? '' : json(retry), first.body === '' ? '' : json(first), `${message}: same body`)
@@ -67,12 +67,12 @@ forEachDriver(t, async (t, databaseUrl, driver) => {
   t.test('ten concurrent retries of a create make one task and ten identical answers', async (t) => {
     const payload = { title: 'pay the invoice', priority: 'high', tags: ['bills'] }
     const responses = await Promise.all(
-      Array.from({ length: 10 }, () => app.inject({ method: 'POST', url: '/api/tasks', headers: keyed('ada', 'create-once'), payload })),
+      Array.from({ length: 10 }, () => app.inject({ method: 'POST', url: '/api/tasks', headers: keyed('ada', 'create-once'), payload }))
     )
     t.same(
       responses.map((response) => response.statusCode),
       Array(10).fill(201),
-      'every attempt answers 201',
+      'every attempt answers 201'
     )
     const [first] = responses.filter((response) => !replayed(response))
     t.equal(responses.filter((response) => !replayed(response)).length, 1, 'exactly one ran')
@@ -88,7 +88,7 @@ forEachDriver(t, async (t, databaseUrl, driver) => {
     t.same(
       listed.map((task) => task.id),
       [json<TaskJson>(first!).id],
-      'and it is the one the answers name',
+      'and it is the one the answers name'
     )
   })
 
@@ -387,5 +387,5 @@ t.test(
     t.equal(answer.statusCode, 204, 'the retry gets the first response')
     t.ok(replayed(answer), 'marked as a replay')
     t.equal((await read(one, 'max', task.id)).status, 404, 'the task was deleted, once')
-  },
+  }
 )

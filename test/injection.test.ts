@@ -56,7 +56,7 @@ const TASKS: Input[] = [
 ]
 
 /** What the contract stores: title and description trimmed (a blank description is none); tags trimmed, lower-cased, de-duplicated in order. */
-function stored(input: Input): { title: string; description: string | null; tags: string[] } {
+function stored (input: Input): { title: string; description: string | null; tags: string[] } {
   const tags = (input.tags ?? []).map((tag) => tag.trim().toLowerCase())
   return {
     title: input.title.trim(),
@@ -77,7 +77,7 @@ const query = (parameters: Record<string, string | string[]>) =>
     .flatMap(([key, values]) => (Array.isArray(values) ? values : [values]).map((value) => `${key}=${encodeURIComponent(value)}`))
     .join('&')
 
-function assertProblem(t: Test, response: LightMyRequestResponse, status: number, message: string): Record<string, unknown> {
+function assertProblem (t: Test, response: LightMyRequestResponse, status: number, message: string): Record<string, unknown> {
   t.equal(response.statusCode, status, message)
   t.match(response.headers['content-type'], /^application\/problem\+json/, `${message}: problem+json`)
   const problem = json(response)
@@ -89,7 +89,7 @@ forEachDriver(t, async (t, databaseUrl) => {
   const app = await buildApp(t, { DATABASE_URL: databaseUrl })
 
   const bystanderTask = json<Task>(
-    await app.inject({ method: 'POST', url: '/api/tasks', headers: as(BYSTANDER), payload: { title: "bystander's %_\\ task", tags: ['%'] } }),
+    await app.inject({ method: 'POST', url: '/api/tasks', headers: as(BYSTANDER), payload: { title: "bystander's %_\\ task", tags: ['%'] } })
   )
   const created: Task[] = []
   for (const input of TASKS) {
@@ -100,7 +100,7 @@ forEachDriver(t, async (t, databaseUrl) => {
   const idOf = new Map(created.map((task) => [task.title, task.id]))
 
   /** The titles a list request answers with (limit 500 is one page here), sorted; checked against X-Total-Count. */
-  async function titles(t: Test, parameters: Record<string, string | string[]>): Promise<string[]> {
+  async function titles (t: Test, parameters: Record<string, string | string[]>): Promise<string[]> {
     const response = await app.inject({ url: `/api/tasks?${query({ ...parameters, limit: '500' })}`, headers: as(USER) })
     t.equal(response.statusCode, 200, `GET ?${query(parameters)}`)
     const tasks = json<Task[]>(response)
@@ -114,7 +114,7 @@ forEachDriver(t, async (t, databaseUrl) => {
       [USER, BYSTANDER].map(async (user) => {
         const response = await app.inject({ url: '/api/tasks?limit=500', headers: as(user) })
         return `${response.statusCode} ${response.headers['x-total-count']} ${response.body}`
-      }),
+      })
     )
 
   t.test('text is stored and returned exactly, after trimming and tag lower-casing', async (t) => {
@@ -128,7 +128,7 @@ forEachDriver(t, async (t, databaseUrl) => {
     t.same(
       listed.map((task) => ({ title: task.title, description: task.description, tags: task.tags })).sort((a, b) => (a.title < b.title ? -1 : 1)),
       [...EXPECTED].sort((a, b) => (a.title < b.title ? -1 : 1)),
-      'the list holds exactly what was sent',
+      'the list holds exactly what was sent'
     )
   })
 
@@ -206,7 +206,7 @@ forEachDriver(t, async (t, databaseUrl) => {
 
     // A PUT that completes it and changes the text in the same write: the occurrence takes the new text.
     const other = json<Task>(
-      await app.inject({ method: 'POST', url: '/api/tasks', headers: as(USER), payload: { title: 'x', due_date: '2030-01-01T00:00:00Z', recurrence: 'daily' } }),
+      await app.inject({ method: 'POST', url: '/api/tasks', headers: as(USER), payload: { title: 'x', due_date: '2030-01-01T00:00:00Z', recurrence: 'daily' } })
     )
     const changes = { title: "O'Reilly \\% $2", description: "'||' ::text", tags: ['$1', "E'\\x00'", ' _ '], completed: true }
     const put = json<Task>(await app.inject({ method: 'PUT', url: `/api/tasks/${other.id}`, headers: as(USER), payload: changes }))
@@ -246,7 +246,7 @@ forEachDriver(t, async (t, databaseUrl) => {
     t.equal(page.statusCode, 200)
     t.same(
       json<Task[]>(page).map((task) => task.title),
-      whole.slice(start).map((task) => task.title),
+      whole.slice(start).map((task) => task.title)
     )
     for (const sort of ['created', 'updated', 'due_date', 'priority']) {
       const order = sort === 'due_date' ? 'asc' : 'desc'
@@ -294,7 +294,7 @@ forEachDriver(t, async (t, databaseUrl) => {
         const problem = assertProblem(t, response, 422, `${prefix}?${raw}`)
         t.ok(
           (problem.errors as { path: string }[] | undefined)?.some((error) => error.path.startsWith(path)),
-          `${prefix}?${raw} names ${path}: ${JSON.stringify(problem.errors)}`,
+          `${prefix}?${raw} names ${path}: ${JSON.stringify(problem.errors)}`
         )
       }
     }

@@ -11,7 +11,7 @@ forEachDriver(t, async (t, databaseUrl) => {
   const app = await buildApp(t, { DATABASE_URL: databaseUrl })
   let users = 0
   /** A fresh user with `titles` as tasks: its name, token headers and tasks. */
-  async function userWith(titles: string[]) {
+  async function userWith (titles: string[]) {
     const user = `input-${++users}`
     const auth = bearer(user)
     const tasks: TaskJson[] = []

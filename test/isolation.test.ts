@@ -46,7 +46,7 @@ forEachDriver(t, async (t, databaseUrl) => {
     }
   })
 
-  t.test("the user-in-path style refuses a path naming someone else, before touching any task", async (t) => {
+  t.test('the user-in-path style refuses a path naming someone else, before touching any task', async (t) => {
     const requests = [
       { method: 'GET' as const, url: '/api/alice/tasks' },
       { method: 'POST' as const, url: '/api/alice/tasks', payload: { title: 'planted' } },

@@ -13,11 +13,11 @@ import { buildLoggedApp } from './support/logged-app.js'
 const withToken = (token: string) => ({ authorization: `Bearer ${token}` })
 
 /** The app's clock, moved by hand: the JWKS cooldown reads it, so a test need not wait 30 s. */
-function manualClock() {
+function manualClock () {
   let nowMs = Date.now()
   return {
     now: () => new Date(nowMs),
-    advance(ms: number) {
+    advance (ms: number) {
       nowMs += ms
     },
   }
@@ -60,7 +60,7 @@ t.test('unknown kids re-fetch at most once per cooldown; a rotated key is accept
   t.equal(betterAuth.jwksRequests(), 1, 'one fetch to learn the keys')
 
   const flood = await Promise.all(
-    Array.from({ length: 50 }, async (_, i) => app.inject({ url: '/api/tasks', headers: withToken(await betterAuth.sign({ sub: userId }, { kid: `invented-${i}` })) })),
+    Array.from({ length: 50 }, async (_, i) => app.inject({ url: '/api/tasks', headers: withToken(await betterAuth.sign({ sub: userId }, { kid: `invented-${i}` })) }))
   )
   t.ok(flood.every((response) => response.statusCode === 401), 'every invented kid is refused')
   t.equal(betterAuth.jwksRequests(), 1, 'no re-fetch for 50 invented kids within the cooldown')

@@ -25,7 +25,7 @@ t.test('each caller has a budget of RATE_LIMIT_MAX requests per window, then 429
   t.equal(
     (await app.inject({ url: '/api/tasks', headers: bearer('bob') })).statusCode,
     200,
-    'another user has a budget of their own',
+    'another user has a budget of their own'
   )
 })
 

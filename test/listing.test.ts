@@ -2,7 +2,6 @@ import t from 'tap'
 import { bearer, buildApp, json, type TaskJson as Task } from './support/app.js'
 import { forEachDriver } from './support/drivers.js'
 
-
 forEachDriver(t, async (t, databaseUrl) => {
   const app = await buildApp(t, { DATABASE_URL: databaseUrl })
   const auth = bearer('lister')

@@ -51,10 +51,10 @@ t.test(`${CLIENTS} clients for ${LOAD_SECONDS} s on PostgreSQL: every acknowledg
     Promise.all(
       clients.map(async (client) => {
         while (performance.now() < deadline) await client.step()
-      }),
+      })
     ),
     (LOAD_SECONDS + 30) * 1000,
-    'the clients',
+    'the clients'
   )
   const elapsed = (performance.now() - started) / 1000
 

@@ -5,7 +5,7 @@ import { bearer, buildApp } from './support/app.js'
 import { forEachDriver } from './support/drivers.js'
 
 /** The log lines the app writes, parsed, with the one field allowed to name the user left out. */
-function captureLogs(): { stream: PassThrough; lines(): Record<string, unknown>[] } {
+function captureLogs (): { stream: PassThrough; lines(): Record<string, unknown>[] } {
   const stream = new PassThrough()
   let text = ''
   stream.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')))
@@ -45,6 +45,6 @@ forEachDriver(t, async (t, databaseUrl) => {
   t.ok(lines.some((line) => /"code":"22P02"/.test(JSON.stringify(line))), 'the SQLSTATE of a bad value is logged')
   t.ok(
     lines.some((line) => (line.req as { url?: string } | undefined)?.url === '/api/tasks?access_token=[Redacted]&q=[Redacted]'),
-    'the request is logged with its path and the names of its query parameters',
+    'the request is logged with its path and the names of its query parameters'
   )
 })

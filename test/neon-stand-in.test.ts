@@ -10,7 +10,7 @@ const url = process.env.TEST_DATABASE_URL ?? ''
 const skip = !url && 'TEST_DATABASE_URL not set'
 
 /** The SQLSTATE a rejected query carries: drizzle wraps single queries (cause), the driver and db.batch do not. */
-async function sqlState(query: Promise<unknown>): Promise<unknown> {
+async function sqlState (query: Promise<unknown>): Promise<unknown> {
   try {
     await query
   } catch (error) {

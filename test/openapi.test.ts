@@ -45,12 +45,12 @@ const compact = JSON.parse(served) as Document
 /** The same document with shared responses, parameters and headers written out where they are used. */
 const document = inlined(compact, compact) as Document
 const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
-  Object.entries(methods).map(([method, operation]) => ({ path, method: method.toUpperCase(), operation })),
+  Object.entries(methods).map(([method, operation]) => ({ path, method: method.toUpperCase(), operation }))
 )
 const operation = (id: string) => operations.find(({ operation }) => operation.operationId === id)!.operation
 
 /** `value` with each `$ref` to a shared response, parameter or header replaced by what it refers to; schema references stay. */
-function inlined(value: unknown, root: Document): unknown {
+function inlined (value: unknown, root: Document): unknown {
   if (Array.isArray(value)) return value.map((item) => inlined(item, root))
   if (value === null || typeof value !== 'object') return value
   const { $ref } = value as { $ref?: unknown }
@@ -79,7 +79,7 @@ t.test('OpenAPI 3.1 with every operation named, tagged, summarized and described
   const expected = [
     'getHealth', 'getReadiness',
     ...['listTasks', 'createTask', 'getTask', 'updateTask', 'deleteTask', 'setTaskCompletion', 'getTaskStats', 'clearCompletedTasks', 'listTaskChanges'].flatMap(
-      (name) => [name, `${name}ForUser`],
+      (name) => [name, `${name}ForUser`]
     ),
   ]
   t.same(operations.map(({ operation }) => operation.operationId).sort(), expected.sort(), 'unique operation ids, one per operation')
@@ -310,7 +310,7 @@ t.test('servers come from configuration', async (t) => {
 
 const execFileAsync = promisify(execFile)
 /** The linters' own output, whatever their exit code. */
-async function run(command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run (command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await execFileAsync(join(BIN, command), args, {
       cwd: ROOT,
@@ -338,7 +338,7 @@ t.test('Spectral, spectral:oas and the OWASP ruleset: no errors, no warnings lef
   t.same(
     results.map((result) => `${result.code}: ${result.message} at ${result.path.join('.')}`),
     [],
-    'nothing to report',
+    'nothing to report'
   )
   t.equal(lint.code, 0, lint.stderr)
 })

@@ -28,7 +28,7 @@ interface Query {
 }
 
 /** The contract's listing, written as plainly as possible. */
-function model(tasks: Task[], query: Query): Task[] {
+function model (tasks: Task[], query: Query): Task[] {
   const sort = query.sort ?? 'created'
   const direction = (query.order ?? DEFAULT_ORDER[sort]) === 'asc' ? 1 : -1
   const key = (task: Task): string | number | null =>
@@ -60,10 +60,10 @@ const queries: fc.Arbitrary<Query> = fc.record(
     order: fc.constantFrom('asc', 'desc'),
     limit: fc.integer({ min: 1, max: 12 }),
   },
-  { requiredKeys: ['limit'] },
+  { requiredKeys: ['limit'] }
 )
 
-function toSearch(query: Query): string {
+function toSearch (query: Query): string {
   const params = new URLSearchParams()
   for (const [name, value] of Object.entries(query)) {
     if (name === 'priority') params.set(name, (value as string[]).join(','))
@@ -85,7 +85,7 @@ forEachDriver(t, async (t, databaseUrl) => {
       due_date: fc.constantFrom(...DUE_DATES),
       completed: fc.boolean(),
     }),
-    { numRuns: 40, seed: 42 },
+    { numRuns: 40, seed: 42 }
   )
   for (const payload of seeds) await app.inject({ method: 'POST', url: '/api/tasks', headers: auth, payload })
   await app.inject({ method: 'POST', url: '/api/tasks', headers: bearer('someone-else'), payload: { title: 'a' } })
@@ -110,7 +110,7 @@ forEachDriver(t, async (t, databaseUrl) => {
         }
         t.same(seen.map((task) => task.id), expected.map((task) => task.id), toSearch(query))
       }),
-      { numRuns: 40, seed: 7 },
+      { numRuns: 40, seed: 7 }
     )
   })
 

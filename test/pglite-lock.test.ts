@@ -14,15 +14,15 @@ import { lockPgliteFolder, PGLITE_LOCK_FILE, PgliteFolderInUseError } from '../s
  */
 
 /** A process that is alive until `t` ends. */
-async function liveProcess(t: Test): Promise<number> {
+async function liveProcess (t: Test): Promise<number> {
   const child = spawn('sleep', ['60'], { stdio: 'ignore' })
   await once(child, 'spawn')
-  t.teardown(() => void child.kill('SIGKILL'))
+  t.teardown(() => { child.kill('SIGKILL') })
   return child.pid as number
 }
 
 /** The pid of a process that has exited. */
-async function deadProcess(): Promise<number> {
+async function deadProcess (): Promise<number> {
   const child = spawn('true', { stdio: 'ignore' })
   await once(child, 'exit')
   return child.pid as number
@@ -31,10 +31,10 @@ async function deadProcess(): Promise<number> {
 const lockOf = (folder: string) => join(folder, PGLITE_LOCK_FILE)
 
 /** What `opening` was refused with; fails the test when it was not refused because the folder is in use. */
-async function refusal(t: Test, opening: Promise<unknown>): Promise<Error> {
+async function refusal (t: Test, opening: Promise<unknown>): Promise<Error> {
   const error = await opening.then(
     () => new Error('not refused'),
-    (caught: unknown) => caught as Error,
+    (caught: unknown) => caught as Error
   )
   t.type(error, PgliteFolderInUseError, error.message)
   return error

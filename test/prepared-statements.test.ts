@@ -19,13 +19,13 @@ const FIELD_CHOICES: [string, unknown[]][] = [
   ['recurrence', [null, 'monthly']],
 ]
 
-function fieldSets(): Record<string, unknown>[] {
+function fieldSets (): Record<string, unknown>[] {
   let sets: Record<string, unknown>[] = [{}]
   for (const [name, values] of FIELD_CHOICES) sets = sets.flatMap((set) => [set, ...values.map((value) => ({ ...set, [name]: value }))])
   // A recurrence is set only with a due date, and a due date cleared only with the recurrence: a statement the
   // database refuses (a 422) makes node-postgres's pool drop its connection, and the statements with it.
   return sets.filter(
-    (set) => Object.keys(set).length > 0 && (set.recurrence === 'monthly') === (typeof set.due_date === 'string') && (set.due_date === null) === (set.recurrence === null),
+    (set) => Object.keys(set).length > 0 && (set.recurrence === 'monthly') === (typeof set.due_date === 'string') && (set.due_date === null) === (set.recurrence === null)
   )
 }
 

@@ -134,7 +134,7 @@ forEachDriver(t, async (t, databaseUrl, driver) => {
     t.equal(done.completed, true)
     t.match(await get(done.next_task_id!), { title: 'Put renamed', due_date: '2027-03-19T10:00:00.000Z', recurrence: 'weekly' })
     const stop = json<Task>(
-      await app.inject({ method: 'PUT', url: `/api/tasks/${(await create({ title: 'Stop', due_date: '2027-03-10T10:00:00Z', recurrence: 'daily' })).id}`, headers: auth, payload: { completed: true, recurrence: null } }),
+      await app.inject({ method: 'PUT', url: `/api/tasks/${(await create({ title: 'Stop', due_date: '2027-03-10T10:00:00Z', recurrence: 'daily' })).id}`, headers: auth, payload: { completed: true, recurrence: null } })
     )
     t.equal(stop.next_task_id, null, 'ending the recurrence while completing spawns nothing')
   })
@@ -148,7 +148,7 @@ forEachDriver(t, async (t, databaseUrl, driver) => {
   t.test('concurrent completions create one occurrence', async (t) => {
     const task = await create({ title: 'Race', due_date: '2027-06-01T08:00:00Z', recurrence: 'monthly' })
     const responses = await Promise.all(
-      Array.from({ length: 10 }, () => app.inject({ method: 'PATCH', url: `/api/tasks/${task.id}/complete`, headers: auth, payload: { completed: true } })),
+      Array.from({ length: 10 }, () => app.inject({ method: 'PATCH', url: `/api/tasks/${task.id}/complete`, headers: auth, payload: { completed: true } }))
     )
     t.ok(responses.every((response) => response.statusCode === 200))
     const links = new Set(responses.map((response) => json<Task>(response).next_task_id))

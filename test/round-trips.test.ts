@@ -14,7 +14,7 @@ forEachDriver(t, async (t, databaseUrl) => {
   t.teardown(app.db.onQuery((statement) => statements.push(statement)))
 
   /** Sends the request; fails unless it succeeded with `status` after exactly `expected` statements. */
-  async function roundTrips(name: string, request: InjectOptions, status: number, expected = 1) {
+  async function roundTrips (name: string, request: InjectOptions, status: number, expected = 1) {
     statements.length = 0
     const response = await app.inject({ ...request, headers: { ...ann, ...request.headers } })
     t.equal(response.statusCode, status, `${name}: ${status}`)

@@ -20,7 +20,6 @@ import { freePort, runNode, SCRIPTS, startServer, tempDir, withTimeout, type Run
 const SECRET = 'server-test-secret-that-is-at-least-32-chars'
 const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/
 
-
 interface Reply {
   status: number
   headers: Headers
@@ -28,7 +27,7 @@ interface Reply {
 }
 
 /** A fetch against `server` as the holder of `token`; JSON in, JSON (or text) out. */
-function client(server: RunningServer, token?: string) {
+function client (server: RunningServer, token?: string) {
   return async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
     const response = await fetch(`${server.url}${path}`, {
       method,
@@ -50,16 +49,16 @@ function client(server: RunningServer, token?: string) {
   }
 }
 
-function jwtPayload(token: string): Record<string, unknown> {
+function jwtPayload (token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
 }
 
-function productionEnv(databaseUrl: string): Record<string, string> {
+function productionEnv (databaseUrl: string): Record<string, string> {
   return { NODE_ENV: 'production', DATABASE_URL: databaseUrl, BETTER_AUTH_SECRET: SECRET, HOST: '127.0.0.1' }
 }
 
 /** One GET /health on a brand-new TCP connection (no keep-alive reuse): its status, or the connection error's code. */
-function freshConnection(port: number): Promise<number | string> {
+function freshConnection (port: number): Promise<number | string> {
   return new Promise((resolve) => {
     const request = httpGet({ host: '127.0.0.1', port, path: '/health', agent: false, timeout: 2000 }, (response) => {
       response.resume()
@@ -74,7 +73,7 @@ function freshConnection(port: number): Promise<number | string> {
  * SIGTERM while a POST is half sent: the server stops accepting connections, still finishes that request (201),
  * then exits 0. Returns the task it created.
  */
-async function shutdownWithRequestInFlight(t: Test, server: RunningServer, token: string): Promise<Task> {
+async function shutdownWithRequestInFlight (t: Test, server: RunningServer, token: string): Promise<Task> {
   const body = JSON.stringify({ title: 'sent across a SIGTERM', description: 'the second half arrives after the signal' })
   const half = Math.floor(body.length / 2)
   const request = httpRequest({
@@ -454,7 +453,7 @@ t.test('a .env file in the cwd is read, and real environment variables win over 
       `BETTER_AUTH_SECRET=${envFileSecret}`,
       `PORT=${envFilePort}`,
       'LOG_LEVEL=silent',
-    ].join('\n'),
+    ].join('\n')
   )
   const server = await startServer(t, { cwd, env: { PORT: String(realPort), LOG_LEVEL: 'info' } })
   t.equal(server.port, realPort, 'PORT from the environment wins')

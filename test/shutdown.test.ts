@@ -45,13 +45,13 @@ const SEED = Number(process.env.LOAD_SEED ?? Math.floor(Math.random() * 2 ** 32)
 class ReaderClient {
   private sequence = 0
 
-  constructor(
+  constructor (
     readonly index: number,
     readonly http: KeepAliveClient,
-    private readonly ledger: Ledger,
+    private readonly ledger: Ledger
   ) {}
 
-  async step(): Promise<Exchange> {
+  async step (): Promise<Exchange> {
     const requestId = `c${this.index}-${++this.sequence}`
     const path = '/api/tasks?limit=500'
     const startedAt = performance.now()
@@ -70,7 +70,7 @@ class ReaderClient {
 }
 
 /** The server's log, reduced to what it says about each request id, in the order it wrote it. */
-function readServerLog(lines: LogLine[]) {
+function readServerLog (lines: LogLine[]) {
   const stopping = lines.findIndex((line) => line.msg === 'stopping: finishing in-flight requests')
   const accepted = new Map<string, number>()
   const completed = new Map<string, number>()
@@ -100,7 +100,7 @@ t.test('SIGTERM under load on PostgreSQL: in-flight requests finish, nothing ack
   const seeded: string[] = []
   for (let batch = 0; batch < HEAVY_TASKS; batch += seeders.length) {
     const outcomes = await Promise.all(
-      seeders.map((seeder, index) => seeder.send('POST', '/api/tasks', { title: `heavy ${batch + index}`, description: 'd'.repeat(1000), tags }, `seed-${batch + index}`)),
+      seeders.map((seeder, index) => seeder.send('POST', '/api/tasks', { title: `heavy ${batch + index}`, description: 'd'.repeat(1000), tags }, `seed-${batch + index}`))
     )
     seeded.push(...outcomes.map(outcomeKey))
   }
@@ -156,7 +156,7 @@ t.test('SIGTERM under load on PostgreSQL: in-flight requests finish, nothing ack
   const sentAfter = exchanges.filter((exchange) => exchange.startedAt >= killAt)
   const acceptedBeforeStopping = (exchange: Exchange) => (log.accepted.get(exchange.requestId) ?? Infinity) < log.stopping
   const inFlight = exchanges.filter(
-    (exchange) => acceptedBeforeStopping(exchange) && (log.completed.get(exchange.requestId) ?? Infinity) > log.stopping,
+    (exchange) => acceptedBeforeStopping(exchange) && (log.completed.get(exchange.requestId) ?? Infinity) > log.stopping
   )
   const raced = sentBefore.filter((exchange) => exchange.outcome.kind === 'no-response' && !log.accepted.has(exchange.requestId))
 

@@ -47,12 +47,12 @@ const STYLES = [
 ]
 
 /** The raw response of one feed request, for the tests that look at statuses and problems. */
-function changesRequest(app: FastifyInstance, headers: Headers, query: Record<string, string>, base = '/api/tasks'): Promise<LightMyRequestResponse> {
+function changesRequest (app: FastifyInstance, headers: Headers, query: Record<string, string>, base = '/api/tasks'): Promise<LightMyRequestResponse> {
   return app.inject({ url: `${base}/changes`, query, headers })
 }
 
 /** A Pull through app.inject. */
-function pull(app: FastifyInstance, headers: Headers, { limit, base = '/api/tasks' }: { limit?: number; base?: string } = {}): Pull {
+function pull (app: FastifyInstance, headers: Headers, { limit, base = '/api/tasks' }: { limit?: number; base?: string } = {}): Pull {
   return async (since) => {
     const query = { ...(since !== undefined && { since }), ...(limit !== undefined && { limit: String(limit) }) }
     const response = await changesRequest(app, headers, query, base)
@@ -75,7 +75,7 @@ interface Pulled {
  * and one that commits behind the position a client's pass has read up to reaches it on the next pass (never out of
  * order, never lost). Absence is never concluded from this.
  */
-async function pullUntil(pullPage: Pull, since: string | undefined, done: (changes: Change[]) => boolean): Promise<Pulled> {
+async function pullUntil (pullPage: Pull, since: string | undefined, done: (changes: Change[]) => boolean): Promise<Pulled> {
   const deadline = Date.now() + 5000
   const pages: ChangesPage[] = []
   let next = since
@@ -97,7 +97,7 @@ async function pullUntil(pullPage: Pull, since: string | undefined, done: (chang
 const hasAll = (wanted: { id: string }[]) => (changes: Change[]) => wanted.every((task) => changes.some((change) => change.id === task.id))
 
 /** What a client does with a page: a task replaces its copy, a tombstone removes it. */
-function applyPage(replica: Map<string, Task>, changes: Change[]): void {
+function applyPage (replica: Map<string, Task>, changes: Change[]): void {
   for (const change of changes) {
     if (isTombstone(change)) replica.delete(change.id)
     else replica.set(change.id, change)
@@ -117,7 +117,7 @@ const convergesTo = (replica: Map<string, Task>, live: Task[]) => (changes: Chan
  * commit could have landed behind, until a pass begins after every transaction older than those changes ended.
  * Other sessions on the test server, other test runs included, can hold that for seconds.) Gives up after 20 s.
  */
-async function settled(pullPage: Pull, since: string | undefined, replica: Map<string, Task>): Promise<string> {
+async function settled (pullPage: Pull, since: string | undefined, replica: Map<string, Task>): Promise<string> {
   const deadline = Date.now() + 20_000
   for (let next = since; ; await sleep(50)) {
     const pass = await pullUntil(pullPage, next, () => true)
@@ -132,7 +132,7 @@ async function settled(pullPage: Pull, since: string | undefined, replica: Map<s
  * settled, for a replica that already holds every change: passes may only re-send what it has. Checks that the
  * replica did not change (nothing new came), and returns the token.
  */
-async function settledAsIs(t: Test, pullPage: Pull, since: string, replica: Map<string, Task>, label: string): Promise<string> {
+async function settledAsIs (t: Test, pullPage: Pull, since: string, replica: Map<string, Task>, label: string): Promise<string> {
   const before = JSON.stringify(byId(replica.values()))
   const next = await settled(pullPage, since, replica)
   t.equal(JSON.stringify(byId(replica.values())), before, label)
@@ -140,16 +140,16 @@ async function settledAsIs(t: Test, pullPage: Pull, since: string, replica: Map<
 }
 
 /** A request through app.inject that must succeed; its JSON body (none for 204). */
-async function send<T = Task>(app: FastifyInstance, headers: Headers, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: object): Promise<T> {
+async function send<T = Task> (app: FastifyInstance, headers: Headers, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: object): Promise<T> {
   const response = await app.inject({ method, url, headers, ...(payload !== undefined && { payload }) })
   if (response.statusCode >= 300) throw new Error(`${method} ${url} answered ${response.statusCode}: ${response.body}`)
   return (response.statusCode === 204 ? undefined : json(response)) as T
 }
 
 /** The live tasks as GET /api/tasks lists them, every page followed through `Link`, sorted by id. */
-async function liveTasks(app: FastifyInstance, headers: Headers, base = '/api/tasks'): Promise<Task[]> {
+async function liveTasks (app: FastifyInstance, headers: Headers, base = '/api/tasks'): Promise<Task[]> {
   const found: Task[] = []
-  for (let url: string | undefined = `${base}?limit=500`; url !== undefined; ) {
+  for (let url: string | undefined = `${base}?limit=500`; url !== undefined;) {
     const response: LightMyRequestResponse = await app.inject({ url, headers })
     if (response.statusCode !== 200) throw new Error(`GET ${url} answered ${response.statusCode}: ${response.body}`)
     found.push(...json<Task[]>(response))
@@ -181,7 +181,7 @@ t.test('the change feed', async (t) => {
               tags: i % 2 === 0 ? ['even'] : [],
               ...(i === 3 && { due_date: '2031-01-31T09:00:00Z', description: 'due' }),
               ...(i === 6 && { due_date: '2031-01-31T09:00:00Z', recurrence: 'monthly', description: 'recurs' }),
-            }),
+            })
           )
         }
         const [t0, t1, t2, t3, t4, t5, t6] = created as [Task, Task, Task, Task, Task, Task, Task]
@@ -202,7 +202,7 @@ t.test('the change feed', async (t) => {
             [3, true],
             [2, false],
           ],
-          'two pages: 3 changes and more, then the last 2',
+          'two pages: 3 changes and more, then the last 2'
         )
         t.strictSame(ids(full.changes), ids([t2, t3, t5, t6, t0]), 'each live task once, oldest change first (the renamed task last)')
         t.notOk(full.changes.some(isTombstone), 'no tombstones in a first sync')
@@ -468,7 +468,7 @@ t.test('the change feed', async (t) => {
       }
       const liveOverHttp = async (): Promise<Task[]> => {
         const found: Task[] = []
-        for (let url: string | undefined = new URL('/api/tasks?limit=500', baseUrl).href; url !== undefined; ) {
+        for (let url: string | undefined = new URL('/api/tasks?limit=500', baseUrl).href; url !== undefined;) {
           const response: Response = await fetch(url, { headers: auth })
           t.equal(response.status, 200)
           found.push(...((await response.json()) as Task[]))
@@ -579,7 +579,7 @@ t.test('a transaction open in another database of the server holds nothing back'
           [2, true],
           [2, false],
         ],
-        'pages of two, has_more until the last',
+        'pages of two, has_more until the last'
       )
       const fresh = new Map<string, Task>()
       applyPage(fresh, fromNothing.changes)

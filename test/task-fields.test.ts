@@ -76,7 +76,7 @@ forEachDriver(t, async (t, databaseUrl) => {
         const setRecurrence = await app.inject({ method: 'PUT', url, headers: auth, payload: { recurrence: 'daily' } })
         t.equal(setRecurrence.statusCode, 422, 'a recurrence on a task without a due date')
         const updated = json<Task>(
-          await app.inject({ method: 'PUT', url, headers: auth, payload: { recurrence: 'daily', due_date: '2027-01-31T08:00:00Z', tags: ['Garden'], priority: 'low' } }),
+          await app.inject({ method: 'PUT', url, headers: auth, payload: { recurrence: 'daily', due_date: '2027-01-31T08:00:00Z', tags: ['Garden'], priority: 'low' } })
         )
         t.match(updated, { recurrence: 'daily', due_date: '2027-01-31T08:00:00.000Z', tags: ['garden'], priority: 'low' })
       })

@@ -2,7 +2,6 @@ import t from 'tap'
 import { bearer, buildApp, json, type TaskJson as Task } from './support/app.js'
 import { forEachDriver } from './support/drivers.js'
 
-
 const RFC3339_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
@@ -46,7 +45,7 @@ forEachDriver(t, async (t, databaseUrl) => {
             next_task_id: null,
             created_at: undefined,
             updated_at: undefined,
-          },
+          }
         )
         t.match(task.created_at, RFC3339_MS)
         t.equal(task.updated_at, task.created_at)

@@ -15,14 +15,14 @@ export type ConfigWithDevSecret = Config &
  * written: whoever could read that file could sign a token for any user, so HS256 is then trusted only with an
  * explicit BETTER_AUTH_SECRET.
  */
-export async function withDevSecret(config: Config): Promise<ConfigWithDevSecret> {
+export async function withDevSecret (config: Config): Promise<ConfigWithDevSecret> {
   const { NODE_ENV } = config
   if (NODE_ENV === 'production') return { ...config, NODE_ENV }
   return { ...config, NODE_ENV, BETTER_AUTH_SECRET: config.BETTER_AUTH_SECRET ?? (await keptDevSecret()) }
 }
 
 /** The secret in ./.data/dev-secret, generated there first if missing. */
-async function keptDevSecret(): Promise<string> {
+async function keptDevSecret (): Promise<string> {
   let secret = ''
   try {
     secret = (await readFile(DEV_SECRET_FILE, 'utf8')).trim()

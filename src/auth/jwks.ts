@@ -23,7 +23,7 @@ export interface JwksSettings {
  * must be JWT_ISSUER / JWT_AUDIENCE, defaulting to the origin of BETTER_AUTH_URL as Better Auth sets them.
  * src/config.ts has checked that the URLs parse and that an issuer and audience can be derived.
  */
-export function jwksSettings(config: Config): JwksSettings | undefined {
+export function jwksSettings (config: Config): JwksSettings | undefined {
   if (config.BETTER_AUTH_URL === undefined && config.JWKS_URL === undefined) return undefined
   const origin = config.BETTER_AUTH_URL === undefined ? undefined : new URL(config.BETTER_AUTH_URL).origin
   return {
@@ -38,7 +38,7 @@ export function jwksSettings(config: Config): JwksSettings | undefined {
  * every key type (Ed25519 included); src/auth/remote-keys.ts fetches and caches them. `nowMs` is the clock of the
  * re-fetch cooldown.
  */
-export function jwksVerifier(settings: JwksSettings, clockToleranceSeconds: number, nowMs: () => number, log: FastifyBaseLogger) {
+export function jwksVerifier (settings: JwksSettings, clockToleranceSeconds: number, nowMs: () => number, log: FastifyBaseLogger) {
   const key = remoteKeys(settings.url, { timeoutMs: FETCH_TIMEOUT_MS, cooldownMs: REFETCH_COOLDOWN_MS, nowMs, log })
   /** The token's claims, verified; else throws why it is refused, or KeysUnavailableError. */
   return async (token: string): Promise<JWTPayload> => {

@@ -22,9 +22,9 @@ export type RejectionReason =
  * an integrator can fix their side (a wrong `iss` is the usual first wall) without reading our logs.
  */
 export class TokenRejection extends Error {
-  constructor(
+  constructor (
     readonly reason: RejectionReason,
-    readonly detail: string,
+    readonly detail: string
   ) {
     super(detail)
   }
@@ -45,7 +45,7 @@ const badSignature = () => new TokenRejection('signature', "The token's signatur
 const notValid = () => new TokenRejection('invalid', 'The token is not valid.')
 
 /** A claim's check failed: it is absent, or present with a wrong value or type. */
-function claimRejection(claim: string | undefined, missing: boolean, expected: ExpectedClaims): TokenRejection {
+function claimRejection (claim: string | undefined, missing: boolean, expected: ExpectedClaims): TokenRejection {
   switch (claim) {
     case 'iss':
       return missing
@@ -67,7 +67,7 @@ function claimRejection(claim: string | undefined, missing: boolean, expected: E
   }
 }
 
-export function numericDateExpected(claim: string): TokenRejection {
+export function numericDateExpected (claim: string): TokenRejection {
   return new TokenRejection('claim', `The token's ${claim} claim is not a number of seconds since the epoch.`)
 }
 
@@ -75,7 +75,7 @@ export function numericDateExpected(claim: string): TokenRejection {
 const CLAIM_IN_MESSAGE = /^(?:The|None of) (\w+) claim/
 
 /** Why fast-jwt refused a token, from its error codes. */
-export function fastJwtRejection(error: unknown, expected: ExpectedClaims): TokenRejection {
+export function fastJwtRejection (error: unknown, expected: ExpectedClaims): TokenRejection {
   const { code, message } = error as { code?: unknown; message?: unknown }
   const claim = typeof message === 'string' ? CLAIM_IN_MESSAGE.exec(message)?.[1] : undefined
   switch (code) {
@@ -99,7 +99,7 @@ export function fastJwtRejection(error: unknown, expected: ExpectedClaims): Toke
 }
 
 /** Why jose (the JWKS way) refused a token, from its error classes. */
-export function joseRejection(error: unknown, expected: ExpectedClaims): TokenRejection {
+export function joseRejection (error: unknown, expected: ExpectedClaims): TokenRejection {
   if (error instanceof errors.JWTExpired) return expired()
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.claim === 'nbf' && error.reason === 'check_failed') return notYetValid('nbf')

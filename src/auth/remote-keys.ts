@@ -21,13 +21,13 @@ export interface RemoteKeysOptions {
  * createRemoteJWKSet starts its cooldown only after a success: with the JWKS down from the start, every request
  * fetched.) Keys stay cached while the JWKS is unreachable, so an outage of the auth server logs no one out.
  */
-export function remoteKeys(url: URL, { timeoutMs, cooldownMs, nowMs, log }: RemoteKeysOptions): JWTVerifyGetKey {
+export function remoteKeys (url: URL, { timeoutMs, cooldownMs, nowMs, log }: RemoteKeysOptions): JWTVerifyGetKey {
   let cached: JWTVerifyGetKey | undefined
   let lastAttemptMs = -Infinity
   let lastFailure: unknown
   let pending: Promise<void> | undefined
 
-  async function fetchKeys(): Promise<void> {
+  async function fetchKeys (): Promise<void> {
     try {
       // No redirects: the keys come from the configured URL or not at all.
       const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } })
@@ -41,7 +41,7 @@ export function remoteKeys(url: URL, { timeoutMs, cooldownMs, nowMs, log }: Remo
   }
 
   /** The keys after a fetch, unless the cooldown runs; callers arriving during a fetch wait for that one. */
-  async function refresh(): Promise<JWTVerifyGetKey | undefined> {
+  async function refresh (): Promise<JWTVerifyGetKey | undefined> {
     if (pending === undefined && nowMs() >= lastAttemptMs + cooldownMs) {
       lastAttemptMs = nowMs()
       pending = fetchKeys().finally(() => {

@@ -5,10 +5,10 @@ import type { Config } from '../config.js'
 const DEV_TOKEN_TTL_SECONDS = 30 * 24 * 60 * 60
 
 /** Signs an HS256 token for `userId` with the configured secret, issuer and audience: what the API accepts. */
-export function mintToken(
+export function mintToken (
   config: Pick<Config, 'JWT_ISSUER' | 'JWT_AUDIENCE'> & { BETTER_AUTH_SECRET: string },
   userId: string,
-  ttlSeconds = DEV_TOKEN_TTL_SECONDS,
+  ttlSeconds = DEV_TOKEN_TTL_SECONDS
 ): string {
   const sign = createSigner({
     key: config.BETTER_AUTH_SECRET,

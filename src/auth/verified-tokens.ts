@@ -9,10 +9,10 @@ import { hash } from 'node:crypto'
 export class VerifiedTokens {
   private readonly entries = new Map<string, { userId: string; expiresAtMs: number }>()
 
-  constructor(private readonly maxEntries: number) {}
+  constructor (private readonly maxEntries: number) {}
 
   /** The caller of a token verified earlier and not yet expired; undefined otherwise. */
-  get(token: string, nowMs: number): string | undefined {
+  get (token: string, nowMs: number): string | undefined {
     const key = keyOf(token)
     const entry = this.entries.get(key)
     if (entry === undefined) return undefined
@@ -23,18 +23,18 @@ export class VerifiedTokens {
     return entry.userId
   }
 
-  set(token: string, userId: string, expiresAtMs: number): void {
+  set (token: string, userId: string, expiresAtMs: number): void {
     const key = keyOf(token)
     this.entries.delete(key)
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string)
     this.entries.set(key, { userId, expiresAtMs })
   }
 
-  get size(): number {
+  get size (): number {
     return this.entries.size
   }
 }
 
-function keyOf(token: string): string {
+function keyOf (token: string): string {
   return hash('sha256', token, 'base64url')
 }

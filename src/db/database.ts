@@ -55,13 +55,13 @@ class DrizzlePGlite extends PGlite {
   /** The types drizzle-orm/pglite/session.js reads as text: these, then numeric, timestamp, timestamptz, interval and date arrays. */
   static readonly TEXT_TYPES = [types.TIMESTAMP, types.TIMESTAMPTZ, types.INTERVAL, types.DATE, 1231, 1115, 1185, 1187, 1182]
 
-  constructor(options: Pick<PGliteOptions, 'dataDir' | 'loadDataDir' | 'startParams'>) {
+  constructor (options: Pick<PGliteOptions, 'dataDir' | 'loadDataDir' | 'startParams'>) {
     // pg_trgm serves text search; Neon and PostgreSQL ship it, PGlite loads it as an extension.
     super({ ...options, extensions: { pg_trgm } })
   }
 
   /** PGlite's start, and its refreshArrayTypes(), (re)build the parsers of array types: text ones go on top. */
-  override async _initArrayTypes(options?: { force?: boolean }): Promise<void> {
+  override async _initArrayTypes (options?: { force?: boolean }): Promise<void> {
     await super._initArrayTypes(options)
     for (const type of DrizzlePGlite.TEXT_TYPES) this.parsers[type] = (value: string) => value
   }
@@ -82,7 +82,7 @@ class DrizzlePGlite extends PGlite {
 let freshCluster: Promise<Blob> | undefined
 const IN_MEMORY_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB']
 
-async function inMemoryPglite(): Promise<DrizzlePGlite> {
+async function inMemoryPglite (): Promise<DrizzlePGlite> {
   if (freshCluster !== undefined) return new DrizzlePGlite({ loadDataDir: await freshCluster, startParams: IN_MEMORY_START_PARAMS })
   const first = new DrizzlePGlite({ startParams: IN_MEMORY_START_PARAMS })
   freshCluster = first.waitReady.then(() => first.dumpDataDir('none'))
@@ -97,7 +97,7 @@ async function inMemoryPglite(): Promise<DrizzlePGlite> {
   return first
 }
 
-export async function openDatabase(target: DatabaseTarget, onPoolError: (error: Error) => void): Promise<Database> {
+export async function openDatabase (target: DatabaseTarget, onPoolError: (error: Error) => void): Promise<Database> {
   const queries = new QueryListeners()
   const logger = queries.logger
   switch (target.driver) {
@@ -158,18 +158,18 @@ class QueryListeners {
     },
   }
 
-  add(listener: (statement: string) => void): () => void {
+  add (listener: (statement: string) => void): () => void {
     this.listeners.add(listener)
-    return () => void this.listeners.delete(listener)
+    return () => { this.listeners.delete(listener) }
   }
 }
 
-function database(
+function database (
   driver: Database['driver'],
   orm: Orm,
   queries: QueryListeners,
   migrate: () => Promise<void>,
-  close: () => Promise<void>,
+  close: () => Promise<void>
 ): Database {
   return {
     driver,
@@ -177,7 +177,7 @@ function database(
     migrate,
     close,
     onQuery: (listener) => queries.add(listener),
-    async pendingMigrations() {
+    async pendingMigrations () {
       const migrations = readMigrationFiles({ migrationsFolder })
       let lastApplied = 0
       try {
@@ -190,9 +190,9 @@ function database(
       }
       return migrations.filter((migration) => migration.folderMillis > lastApplied).length
     },
-    async ping(timeoutMs) {
+    async ping (timeoutMs) {
       let timer: NodeJS.Timeout | undefined
-      const timeout = new Promise<never>((_, reject) => {
+      const timeout = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => reject(new DatabaseUnavailableError('ping timed out')), timeoutMs)
       })
       try {

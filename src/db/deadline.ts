@@ -19,12 +19,12 @@ export const QUERY_DEADLINE_MS = 2500
 export const STATEMENT_TIMEOUT_MS = 2000
 
 /** A statement that starts with `select` only reads; any other (insert, update, delete, `with` around one) may write. */
-function mayWrite(statement: string): boolean {
+function mayWrite (statement: string): boolean {
   return !/^\s*select\b/i.test(statement)
 }
 
 /** The failure of a statement that got no answer: a write's outcome is unknown; a read changed nothing. */
-function unanswered(statement: string, cause: unknown): Error {
+function unanswered (statement: string, cause: unknown): Error {
   return mayWrite(statement) ? new WriteOutcomeUnknownError(cause) : new DatabaseUnavailableError(cause)
 }
 
@@ -45,14 +45,14 @@ export const CONNECTION_WAIT_LIMIT_MS = 3000
  * answer, so that a burst larger than the pool is served. Drizzle sends every statement through `pool.query`;
  * a transaction (`pool.connect()`) is not covered, and the repositories use none.
  */
-export function poolWithDeadline(config: pg.PoolConfig): pg.Pool {
+export function poolWithDeadline (config: pg.PoolConfig): pg.Pool {
   const pool = new pg.Pool(config)
   const answers = { lastAt: -Infinity }
   pool.query = ((query: pg.QueryConfig, values?: unknown[]) => queryWithin(pool, answers, query, values)) as typeof pool.query
   return pool
 }
 
-function queryWithin(pool: pg.Pool, answers: { lastAt: number }, query: pg.QueryConfig, values: unknown[] | undefined): Promise<pg.QueryResult> {
+function queryWithin (pool: pg.Pool, answers: { lastAt: number }, query: pg.QueryConfig, values: unknown[] | undefined): Promise<pg.QueryResult> {
   const askedAt = performance.now()
   // Every connection the pool may open is open and in use: this query waits for one to be given back.
   const queued = pool.idleCount === 0 && pool.totalCount >= (pool.options.max as number)
@@ -105,20 +105,20 @@ function queryWithin(pool: pg.Pool, answers: { lastAt: number }, query: pg.Query
             if (!settle()) return
             acquired.release(answered ? undefined : (error as Error))
             reject(answered || neverSent(error) ? error : unanswered(query.text, error))
-          },
+          }
         )
       },
       (error: unknown) => {
         if (settle()) reject(error)
-      },
+      }
     )
   })
 }
 
-function ignore(): void {}
+function ignore (): void {}
 
 /** pg refuses a query on a connection it already knows is broken, without sending anything. */
-function neverSent(error: unknown): boolean {
+function neverSent (error: unknown): boolean {
   return error instanceof Error && /is not queryable/.test(error.message)
 }
 
@@ -136,7 +136,7 @@ const LOCAL_STATEMENT_TIMEOUT = `select set_config('statement_timeout', '${STATE
  * included) was sent: a write's outcome is then unknown. Drizzle calls `query` (it prefers it to calling
  * the function) for every statement; `db.batch()` would need `transaction` and is not offered.
  */
-export function neonWithDeadline(url: string): NeonQueryFunction<false, false> {
+export function neonWithDeadline (url: string): NeonQueryFunction<false, false> {
   const sql: NeonQueryFunction<boolean, boolean> = neon(url, { fetchOptions: abortingAfter(QUERY_DEADLINE_MS) })
   const query = (statement: string, params?: unknown[], options?: Parameters<typeof sql.query>[2]) => {
     const answer: Promise<unknown> = mayWrite(statement)
@@ -150,7 +150,7 @@ export function neonWithDeadline(url: string): NeonQueryFunction<false, false> {
 }
 
 /** True when a Neon query's fetch failed after connecting; the driver keeps the fetch's error as `sourceError`. */
-function sentWithoutAnswer(error: unknown): boolean {
+function sentWithoutAnswer (error: unknown): boolean {
   const sourceError = (error as { sourceError?: unknown } | undefined)?.sourceError
   // No fetch error: Neon answered, with PostgreSQL's error or its own.
   if (sourceError === undefined) return false
@@ -166,6 +166,6 @@ function sentWithoutAnswer(error: unknown): boolean {
  * way, neonConfig.fetchFunction, is global to the process.) The driver fetches as soon as it is asked: this is
  * the whole query's deadline.
  */
-function abortingAfter(ms: number): RequestInit {
+function abortingAfter (ms: number): RequestInit {
   return Object.defineProperty({}, 'signal', { enumerable: true, get: () => AbortSignal.timeout(ms) })
 }

@@ -8,10 +8,10 @@ export const PGLITE_LOCK_FILE = 'tasks-api.lock'
 const heldHere = new Set<string>()
 
 export class PgliteFolderInUseError extends Error {
-  constructor(folder: string, pid: number, lockFile: string) {
+  constructor (folder: string, pid: number, lockFile: string) {
     super(
       `the PGlite folder ${folder} is in use by process ${pid}, and only one process may open it: stop that process ` +
-        `first, or give this one another folder (if process ${pid} is not a Tasks API server, delete ${lockFile})`,
+        `first, or give this one another folder (if process ${pid} is not a Tasks API server, delete ${lockFile})`
     )
   }
 }
@@ -24,7 +24,7 @@ export class PgliteFolderInUseError extends Error {
  * is removed and taken again. A lock holding our own pid that this process does not hold is stale too: in a
  * container the server often gets the same pid after every restart. Resolves with the release function.
  */
-export async function lockPgliteFolder(dataDir: string): Promise<() => Promise<void>> {
+export async function lockPgliteFolder (dataDir: string): Promise<() => Promise<void>> {
   const folder = resolve(dataDir)
   const lockFile = join(folder, PGLITE_LOCK_FILE)
   const draft = `${lockFile}.${process.pid}`
@@ -51,7 +51,7 @@ export async function lockPgliteFolder(dataDir: string): Promise<() => Promise<v
 }
 
 /** Hard-links `from` to `to`: false when `to` exists. */
-async function linked(from: string, to: string): Promise<boolean> {
+async function linked (from: string, to: string): Promise<boolean> {
   try {
     await link(from, to)
     return true
@@ -62,13 +62,13 @@ async function linked(from: string, to: string): Promise<boolean> {
 }
 
 /** The pid a lock file holds; undefined when it is gone or holds no pid (not written by us: treated as stale). */
-async function holderOf(lockFile: string): Promise<number | undefined> {
+async function holderOf (lockFile: string): Promise<number | undefined> {
   const text = await readFile(lockFile, 'utf8').catch(ignoreMissing)
   const pid = Number(text?.trim())
   return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined
 }
 
-function isAlive(pid: number): boolean {
+function isAlive (pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
@@ -78,6 +78,6 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function ignoreMissing(error: unknown): void {
+function ignoreMissing (error: unknown): void {
   if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
 }

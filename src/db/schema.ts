@@ -88,7 +88,7 @@ export const tasks = pgTable(
     check('tasks_recurrence_day_of_month', sql`${table.recurrence_day} between 1 and 31`),
     // Checked in the same statement as every write, so an update cannot leave a recurrence without a due date.
     check(RECURRENCE_NEEDS_DUE_DATE, sql`${table.recurrence} is null or ${table.due_date} is not null`),
-  ],
+  ]
 )
 
 export type TaskRow = typeof tasks.$inferSelect
@@ -110,7 +110,7 @@ export const idempotencyKeys = pgTable(
     // From the application's clock, which the expiry and the purge compare against.
     created_at: timestamptz('created_at').notNull(),
   },
-  (table) => [primaryKey({ name: IDEMPOTENCY_KEY, columns: [table.user_id, table.key] }), index('idempotency_keys_created_at_idx').on(table.created_at)],
+  (table) => [primaryKey({ name: IDEMPOTENCY_KEY, columns: [table.user_id, table.key] }), index('idempotency_keys_created_at_idx').on(table.created_at)]
 )
 
 export type IdempotencyKeyRow = typeof idempotencyKeys.$inferSelect
@@ -127,7 +127,7 @@ export const feedWatermark = pgTable(
     purged_xid: bigint('purged_xid', { mode: 'bigint' }).notNull().default(sql`0`),
     purged_id: uuid('purged_id').notNull().default(sql`'00000000-0000-0000-0000-000000000000'`),
   },
-  (table) => [check('feed_watermark_one_row', sql`${table.singleton}`)],
+  (table) => [check('feed_watermark_one_row', sql`${table.singleton}`)]
 )
 
 /**

@@ -14,7 +14,7 @@ const PGLITE_SCHEME = /^pglite:\/\//i
 
 const EXPECTED = 'expected postgres://…, pglite://<folder> or memory://'
 
-export function databaseTarget(config: Pick<Config, 'DATABASE_URL' | 'NEON_DB_URL'>): DatabaseTarget {
+export function databaseTarget (config: Pick<Config, 'DATABASE_URL' | 'NEON_DB_URL'>): DatabaseTarget {
   const variable = config.DATABASE_URL !== undefined ? 'DATABASE_URL' : 'NEON_DB_URL'
   const url = config[variable]
   if (url === undefined) return { driver: 'pglite', dataDir: DEFAULT_PGLITE_DIR }

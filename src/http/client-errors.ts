@@ -23,7 +23,7 @@ const ANSWER_HEADER_LINES = Object.entries(API_ANSWER_HEADERS)
  * received within the request timeout) still gets a problem document, with a fresh request id since no
  * request was ever built; then the connection closes, as Node itself would close it.
  */
-export function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+export function answerClientError (error: Error & { code?: string }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return
   if (socket.writable) {
     const status = STATUS_BY_CODE[error.code ?? ''] ?? 400
@@ -38,7 +38,7 @@ export function answerClientError(error: Error & { code?: string }, socket: Sock
     })
     socket.write(
       `HTTP/1.1 ${status} ${title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `X-Request-Id: ${requestId}\r\n${ANSWER_HEADER_LINES}Connection: close\r\n\r\n${body}`,
+        `X-Request-Id: ${requestId}\r\n${ANSWER_HEADER_LINES}Connection: close\r\n\r\n${body}`
     )
   }
   socket.destroy(error)

@@ -21,11 +21,11 @@ export class OpaqueTokens {
   private usedIvBytes = this.ivs.length
 
   /** `key`: 32 bytes. */
-  constructor(key: Buffer) {
+  constructor (key: Buffer) {
     this.key = createSecretKey(key)
   }
 
-  seal(context: string, fields: object): string {
+  seal (context: string, fields: object): string {
     if (this.usedIvBytes === this.ivs.length) {
       randomFillSync(this.ivs)
       this.usedIvBytes = 0
@@ -37,7 +37,7 @@ export class OpaqueTokens {
   }
 
   /** The fields of a token sealed in this context; undefined for anything else (altered, another's, not a token). */
-  open(context: string, text: string): Record<string, unknown> | undefined {
+  open (context: string, text: string): Record<string, unknown> | undefined {
     const sealed = Buffer.from(text, 'base64url')
     // Node's decoder skips characters outside the alphabet and spare trailing bits: only the canonical text counts.
     if (sealed.length < IV_BYTES + TAG_BYTES || sealed.toString('base64url') !== text) return undefined
@@ -55,7 +55,7 @@ export class OpaqueTokens {
 }
 
 /** The object a JSON text holds; undefined when it is not JSON of an object. */
-export function objectOf(json: string): Record<string, unknown> | undefined {
+export function objectOf (json: string): Record<string, unknown> | undefined {
   try {
     const decoded: unknown = JSON.parse(json)
     return typeof decoded === 'object' && decoded !== null && !Array.isArray(decoded) ? (decoded as Record<string, unknown>) : undefined

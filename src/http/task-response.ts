@@ -9,7 +9,7 @@ export const locationOf = (task: Task) => `/api/tasks/${task.id}`
  * A task write's answer, first or replayed: 201 with the task's Location, 200, or 204 without a body; an answer
  * carrying the task carries its ETag.
  */
-export function sendTask(reply: FastifyReply, status: number, task: Task | null): FastifyReply {
+export function sendTask (reply: FastifyReply, status: number, task: Task | null): FastifyReply {
   reply.code(status)
   if (task === null) return reply.send()
   if (status === 201) reply.header('location', locationOf(task))

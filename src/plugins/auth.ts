@@ -70,7 +70,7 @@ const auth: FastifyPluginAsync = async (fastify) => {
   const algorithmRefused = new TokenRejection('algorithm', `The token's algorithm (alg) is not one this API accepts: ${accepted.join(', ')}.`)
 
   /** The token's claims once its signature and standard claims check out; else throws why it is refused. */
-  async function verify(token: string): Promise<Claims> {
+  async function verify (token: string): Promise<Claims> {
     const alg = algorithmOf(token)
     if (alg === 'HS256' && BETTER_AUTH_SECRET !== undefined) {
       try {
@@ -84,7 +84,7 @@ const auth: FastifyPluginAsync = async (fastify) => {
   }
 
   /** The caller's id: the `sub`, once the checks neither library makes pass; else throws why it is refused. */
-  function callerOf(claims: Claims): string {
+  function callerOf (claims: Claims): string {
     const { sub, iat } = claims
     // Both libraries require a sub to be present, whatever its type.
     if (sub === '') throw noSubject()
@@ -105,7 +105,7 @@ const auth: FastifyPluginAsync = async (fastify) => {
    * The caller's id, or the problem to answer with; never throws. Synchronous for a token verified before, the
    * usual case, so that a request then needs no promise for its authentication.
    */
-  function verifyRequest(request: FastifyRequest): Outcome | Promise<Outcome> {
+  function verifyRequest (request: FastifyRequest): Outcome | Promise<Outcome> {
     const token = bearerToken(request.headers.authorization)
     if (token === '') {
       // RFC 6750 §3.1: no error code when the request carried no token at all.
@@ -114,7 +114,7 @@ const auth: FastifyPluginAsync = async (fastify) => {
     return verifiedTokens.get(token, Date.now()) ?? verifyToken(request, token)
   }
 
-  async function verifyToken(request: FastifyRequest, token: string): Promise<Outcome> {
+  async function verifyToken (request: FastifyRequest, token: string): Promise<Outcome> {
     try {
       const claims = await verify(token)
       const userId = callerOf(claims)
@@ -137,11 +137,11 @@ const auth: FastifyPluginAsync = async (fastify) => {
 
   // The rate limiter identifies the caller before authentication answers: one verification serves both. The
   // outcome is a request property, not a WeakMap entry, which costs the garbage collector more.
-  function verifyOnce(request: FastifyRequest): Outcome | Promise<Outcome> {
+  function verifyOnce (request: FastifyRequest): Outcome | Promise<Outcome> {
     return (request[TOKEN_CHECK] ??= verifyRequest(request))
   }
 
-  function admit(request: FastifyRequest, outcome: Outcome, done: HookHandlerDoneFunction): void {
+  function admit (request: FastifyRequest, outcome: Outcome, done: HookHandlerDoneFunction): void {
     if (outcome instanceof HttpProblem) return done(outcome)
     request.userId = outcome
     done()
@@ -164,13 +164,13 @@ const auth: FastifyPluginAsync = async (fastify) => {
  * The credentials after `Bearer`: '' when no bearer token was presented (no header, another scheme, nothing
  * after the scheme), else everything after it, which verification then judges (`a.b.c extra` is invalid).
  */
-function bearerToken(header: string | undefined): string {
+function bearerToken (header: string | undefined): string {
   const match = /^Bearer(?: +(.*))?$/i.exec(header?.trim() ?? '')
   return match?.[1] ?? ''
 }
 
 /** The token's `alg`, read from its header before anything is verified; throws when there is no JWT header. */
-function algorithmOf(token: string): unknown {
+function algorithmOf (token: string): unknown {
   try {
     return decodeProtectedHeader(token).alg
   } catch {

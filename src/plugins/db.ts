@@ -10,7 +10,7 @@ declare module 'fastify' {
 }
 
 class SchemaBehindError extends Error {
-  constructor(pending: number) {
+  constructor (pending: number) {
     super(`The database schema is behind the code by ${pending} migration(s): run \`npm run db:migrate\` first.`)
   }
 }

@@ -80,7 +80,7 @@ const docs: FastifyPluginAsync = async (fastify) => {
  * origin, or PUBLIC_URL's. Swagger UI injects a few inline styles, which styles alone may use; nothing else
  * loads, and nobody may frame the page.
  */
-function docsContentSecurityPolicy({ PUBLIC_URL }: Config): Record<string, string[]> {
+function docsContentSecurityPolicy ({ PUBLIC_URL }: Config): Record<string, string[]> {
   return {
     'default-src': ["'self'"],
     'connect-src': ["'self'", ...(PUBLIC_URL === undefined ? [] : [new URL(PUBLIC_URL).origin])],
@@ -99,7 +99,7 @@ function docsContentSecurityPolicy({ PUBLIC_URL }: Config): Record<string, strin
  * Where clients reach the API: PUBLIC_URL when set; else `/`, the origin that serves the document, which is
  * right for the docs page and for a generated client pointed at this server.
  */
-function server({ PUBLIC_URL, NODE_ENV }: Config) {
+function server ({ PUBLIC_URL, NODE_ENV }: Config) {
   return {
     url: PUBLIC_URL ?? '/',
     description: NODE_ENV === 'production' ? 'Production' : 'Local development',
@@ -111,7 +111,7 @@ function server({ PUBLIC_URL, NODE_ENV }: Config) {
  * @fastify/swagger marks every request body required; the completion body is optional (no body toggles),
  * and a generated client must be allowed to omit it.
  */
-function withOptionalCompletionBody(document: OpenApiDocument): OpenApiDocument {
+function withOptionalCompletionBody (document: OpenApiDocument): OpenApiDocument {
   for (const operations of Object.values(document.paths)) {
     const patch = operations.patch as { operationId?: string; requestBody?: { required?: boolean } } | undefined
     if (patch?.operationId?.startsWith('setTaskCompletion') && patch.requestBody) patch.requestBody.required = false

@@ -21,13 +21,13 @@ const IN_FLIGHT_WAIT_MS = 1000
 export class IdempotentWrites {
   private readonly inFlight = new Map<string, Promise<unknown>>()
 
-  constructor(
+  constructor (
     private readonly now: () => Date,
-    private readonly inFlightWaitMs: number,
+    private readonly inFlightWaitMs: number
   ) {}
 
   /** The claim a write makes with the request's key; undefined without one. */
-  claim(request: FastifyRequest, status: number): IdempotencyClaim | undefined {
+  claim (request: FastifyRequest, status: number): IdempotencyClaim | undefined {
     const key = request.headers['idempotency-key']
     if (typeof key !== 'string') return undefined
     const fingerprint = createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(canonical(request.body ?? null))}`).digest('base64url')
@@ -55,7 +55,7 @@ export class IdempotentWrites {
   }
 
   /** Sends the first response again, or refuses a key reused for another request. */
-  replay(reply: FastifyReply, recorded: RecordedResponse, claim: IdempotencyClaim): FastifyReply {
+  replay (reply: FastifyReply, recorded: RecordedResponse, claim: IdempotencyClaim): FastifyReply {
     if (recorded.fingerprint !== claim.fingerprint) {
       throw invalidRequest([{ path: '/headers/idempotency-key', message: 'was used for another request (method, path or body): use a new key for a new request' }])
     }
@@ -64,17 +64,17 @@ export class IdempotentWrites {
 }
 
 /** Object keys sorted, so `{"a":1,"b":2}` and `{"b":2,"a":1}` are the same request. */
-function canonical(value: unknown): unknown {
+function canonical (value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical)
   if (value === null || typeof value !== 'object') return value
   return Object.fromEntries(
     Object.keys(value)
       .sort()
-      .map((key) => [key, canonical((value as Record<string, unknown>)[key])]),
+      .map((key) => [key, canonical((value as Record<string, unknown>)[key])])
   )
 }
 
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+async function settlesWithin (promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), ms)

@@ -14,7 +14,7 @@ import { answerHeaders } from './security-headers.js'
  * messages, Fastify's own 4xx messages and our HttpProblems; anything else is logged and answered with a
  * request id only. Also used for the router's own errors (src/app.ts), which no error handler sees.
  */
-export function sendErrorProblem(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function sendErrorProblem (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   // Router errors and errors of the first hooks come before the hook that sets these: set them here too.
   reply.headers(answerHeaders(request.url))
   // Fastify's own 415, for a Content-Type that is not a media type at all, says what to send as ours does.
@@ -64,7 +64,7 @@ const problems: FastifyPluginAsync = async (fastify) => {
     done(request.headers.host === undefined && request.raw.httpVersion === '1.1' ? new HttpProblem(400, 'An HTTP/1.1 request must have a Host header.') : undefined)
   })
   fastify.setNotFoundHandler((request, reply) =>
-    sendProblem(request, reply, 404, `No route ${request.method} ${request.url.split('?')[0]}`),
+    sendProblem(request, reply, 404, `No route ${request.method} ${request.url.split('?')[0]}`)
   )
 }
 
@@ -72,7 +72,7 @@ const problems: FastifyPluginAsync = async (fastify) => {
  * Names the field: `/body/title`, also for a missing or an unknown property, whose Ajv path is the parent; and
  * says what would be accepted where Ajv's words do not (a pattern, a choice, a date-time's offset).
  */
-function fieldError(context: string, issue: FastifySchemaValidationError): Static<typeof FieldError> {
+function fieldError (context: string, issue: FastifySchemaValidationError): Static<typeof FieldError> {
   const params = issue.params as { missingProperty?: string; additionalProperty?: string; allowedValues?: unknown[]; format?: string; pattern?: string }
   const property = params.missingProperty ?? params.additionalProperty
   const path = `/${context}${issue.instancePath}${property === undefined ? '' : `/${property}`}`

@@ -27,7 +27,7 @@ const purge: FastifyPluginAsync = async (fastify) => {
   const retentionMs = fastify.settings.syncRetentionMs
 
   /** Runs batches until one comes back short; returns how many rows went in all. */
-  async function drain(batch: () => Promise<number>): Promise<number> {
+  async function drain (batch: () => Promise<number>): Promise<number> {
     let total = 0
     let purged: number
     do {
@@ -37,7 +37,7 @@ const purge: FastifyPluginAsync = async (fastify) => {
     return total
   }
 
-  async function purgeExpired(): Promise<PurgeCounts> {
+  async function purgeExpired (): Promise<PurgeCounts> {
     const now = fastify.now().getTime()
     // Which tombstones go decides only when clients get 410, never whether one misses a deletion: a sync token
     // behind a purged tombstone is refused (see TaskRepository.changes), whatever the clocks say.
@@ -53,7 +53,7 @@ const purge: FastifyPluginAsync = async (fastify) => {
   const timer = setInterval(() => {
     running = purgeExpired().then(
       (counts) => fastify.log.info(counts, 'purged expired tombstones and idempotency keys'),
-      (error: unknown) => fastify.log.warn({ err: error }, 'purge failed; the next run retries'),
+      (error: unknown) => fastify.log.warn({ err: error }, 'purge failed; the next run retries')
     )
   }, INTERVAL_MS)
   // A pending purge never keeps the process alive; closing waits for a running one before the database closes.

@@ -28,7 +28,7 @@ const rateLimit: FastifyPluginAsync = async (fastify) => {
     return
   }
   const redis = REDIS_URL === undefined ? undefined : await connectRedis(REDIS_URL, fastify.log)
-  if (redis !== undefined) fastify.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())))
+  if (redis !== undefined) fastify.addHook('onClose', async () => { await redis.quit().catch(() => redis.disconnect()) })
 
   const windowMs = fastify.settings.rateLimitWindowMs
   await fastify.register(fastifyRateLimit, {
@@ -50,7 +50,7 @@ const rateLimit: FastifyPluginAsync = async (fastify) => {
 }
 
 /** Connected before the first request when Redis answers; otherwise the server starts unlimited and keeps retrying. */
-async function connectRedis(url: string, log: { warn: (object: object, message: string) => void }): Promise<Redis> {
+async function connectRedis (url: string, log: { warn: (object: object, message: string) => void }): Promise<Redis> {
   const redis = new Redis(url, {
     lazyConnect: true,
     connectTimeout: REDIS_TIMEOUT_MS,

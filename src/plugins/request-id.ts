@@ -6,7 +6,7 @@ import { REQUEST_ID_PATTERN } from '../schemas/patterns.js'
 const SANE_REQUEST_ID = new RegExp(REQUEST_ID_PATTERN)
 
 /** Fastify's `genReqId`: the caller's id when sane, else a new UUID. */
-export function requestIdOf(request: RawRequestDefaultExpression): string {
+export function requestIdOf (request: RawRequestDefaultExpression): string {
   const given = request.headers['x-request-id']
   return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID()
 }

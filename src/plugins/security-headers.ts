@@ -38,7 +38,7 @@ export const DOCUMENT_SECURITY_HEADERS = {
 export const API_ANSWER_HEADERS = { ...API_SECURITY_HEADERS, 'cache-control': 'no-store' } as const
 
 /** The headers every answer to `url` carries, whatever its status. */
-export function answerHeaders(url: string): Readonly<Record<string, string>> {
+export function answerHeaders (url: string): Readonly<Record<string, string>> {
   return url.startsWith('/api') && (url.length === 4 || url[4] === '/' || url[4] === '?') ? API_ANSWER_HEADERS : API_SECURITY_HEADERS
 }
 

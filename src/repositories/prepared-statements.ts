@@ -17,10 +17,10 @@ export const MAX_PREPARED_STATEMENTS = 100
 export class PreparedStatements {
   private readonly kept = new Map<string, unknown>()
 
-  constructor(private readonly limit: number) {}
+  constructor (private readonly limit: number) {}
 
   /** How many statements are kept. */
-  get size(): number {
+  get size (): number {
     return this.kept.size
   }
 
@@ -50,14 +50,14 @@ export class PreparedStatements {
 }
 
 /** A statement's name: the same for the same SQL in every process, as a shared connection needs. */
-function statementName(kind: string, key: string): string {
+function statementName (kind: string, key: string): string {
   return `${kind}_${createHash('sha256').update(key).digest('base64url').slice(0, 24)}`
 }
 
 const byDatabase = new WeakMap<Orm, PreparedStatements>()
 
 /** The statements kept for this database, shared by every repository on it (both path styles' routes). */
-export function preparedStatementsOf(orm: Orm): PreparedStatements {
+export function preparedStatementsOf (orm: Orm): PreparedStatements {
   let statements = byDatabase.get(orm)
   if (statements === undefined) {
     statements = new PreparedStatements(MAX_PREPARED_STATEMENTS)

@@ -7,7 +7,7 @@ import { feedWatermark, idempotencyKeys, tasks } from '../db/schema.js'
  * not waited for, so a purge never blocks a request (the next batch or run takes them).
  */
 export class PurgeRepository {
-  constructor(private readonly orm: Orm) {}
+  constructor (private readonly orm: Orm) {}
 
   /**
    * Tombstones of tasks deleted before `before`; returns how many went. The same statement moves the feed's
@@ -16,7 +16,7 @@ export class PurgeRepository {
    * different rows, and each moves the watermark only forward: the second waits for the first's row and then
    * compares with what the first wrote.
    */
-  async tombstones(before: Date, batch: number): Promise<number> {
+  async tombstones (before: Date, batch: number): Promise<number> {
     const expired = this.orm
       .select({ id: tasks.id })
       .from(tasks)
@@ -31,7 +31,7 @@ export class PurgeRepository {
         .set({ purged_xid: sql`${highest.xid}`, purged_id: sql`${highest.id}` })
         .from(highest)
         .where(sql`(${highest.xid}, ${highest.id}) > (${feedWatermark.purged_xid}, ${feedWatermark.purged_id})`)
-        .returning({ xid: feedWatermark.purged_xid }),
+        .returning({ xid: feedWatermark.purged_xid })
     )
     // A data-modifying CTE runs whether or not the main query reads it.
     const [row] = await this.orm.with(purged, highest, advanced).select({ purged: count() }).from(purged)
@@ -39,7 +39,7 @@ export class PurgeRepository {
   }
 
   /** Idempotency keys recorded before `before`; returns how many went. */
-  async idempotencyKeys(before: Date, batch: number): Promise<number> {
+  async idempotencyKeys (before: Date, batch: number): Promise<number> {
     const expired = this.orm
       .select({ user_id: idempotencyKeys.user_id, key: idempotencyKeys.key })
       .from(idempotencyKeys)

@@ -22,7 +22,7 @@ export class TaskRepository {
   private readonly feed: TaskFeed
   private readonly writes: TaskWrites
 
-  constructor(orm: Orm) {
+  constructor (orm: Orm) {
     const statements = preparedStatementsOf(orm)
     this.reads = new TaskReads(orm, statements)
     this.listing = new TaskListing(orm, statements)
@@ -31,45 +31,45 @@ export class TaskRepository {
   }
 
   /** One page by keyset, and the count of every matching task (tasks/listing.ts). */
-  list(userId: string, options: ListOptions): Promise<Page> {
+  list (userId: string, options: ListOptions): Promise<Page> {
     return this.listing.list(userId, options)
   }
 
   /** The caller's changes after its token, oldest first; why none is ever lost: tasks/feed.ts. */
-  changes(userId: string, options: ChangesOptions): Promise<ChangesPage> {
+  changes (userId: string, options: ChangesOptions): Promise<ChangesPage> {
     return this.feed.changes(userId, options)
   }
 
-  get(userId: string, id: string): Promise<Task | undefined> {
+  get (userId: string, id: string): Promise<Task | undefined> {
     return this.reads.get(userId, id)
   }
 
-  stats(userId: string): Promise<TaskStats> {
+  stats (userId: string): Promise<TaskStats> {
     return this.reads.stats(userId)
   }
 
   /** Whether a task the caller does not own exists under this id (403 rather than 404). */
-  belongsToAnotherUser(userId: string, id: string): Promise<boolean> {
+  belongsToAnotherUser (userId: string, id: string): Promise<boolean> {
     return this.reads.belongsToAnotherUser(userId, id)
   }
 
-  create(userId: string, fields: Pick<TaskFields, 'title'> & Partial<TaskFields>, claim?: IdempotencyClaim): Promise<Task | RecordedResponse> {
+  create (userId: string, fields: Pick<TaskFields, 'title'> & Partial<TaskFields>, claim?: IdempotencyClaim): Promise<Task | RecordedResponse> {
     return this.writes.create(userId, fields, claim)
   }
 
-  update(userId: string, id: string, changes: Partial<TaskFields>, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
+  update (userId: string, id: string, changes: Partial<TaskFields>, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
     return this.writes.update(userId, id, changes, expected, claim)
   }
 
-  toggleCompleted(userId: string, id: string, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
+  toggleCompleted (userId: string, id: string, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
     return this.writes.toggleCompleted(userId, id, expected, claim)
   }
 
-  delete(userId: string, id: string, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
+  delete (userId: string, id: string, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
     return this.writes.delete(userId, id, expected, claim)
   }
 
-  deleteCompleted(userId: string): Promise<number> {
+  deleteCompleted (userId: string): Promise<number> {
     return this.writes.deleteCompleted(userId)
   }
 }

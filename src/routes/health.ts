@@ -30,7 +30,7 @@ const healthRoutes: FastifyPluginAsync = async (fastify) => {
         response: { 200: jsonResponse('public', 'The process is running.', ref(HealthStatus)), ...publicProblems },
       },
     },
-    async () => ({ status: 'ok' as const }),
+    async () => ({ status: 'ok' as const })
   )
 
   fastify.get(
@@ -57,7 +57,7 @@ const healthRoutes: FastifyPluginAsync = async (fastify) => {
         throw new DatabaseUnavailableError(error)
       }
       return { status: 'ok' as const }
-    },
+    }
   )
 }
 

@@ -55,10 +55,10 @@ export interface OpenApiDocument {
 const METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'])
 
 /** A copy of the document with what it repeats moved into `components`; the document itself is left alone. */
-export function compactDocument<T extends OpenApiDocument>(document: T, repeated: Repeated): T {
+export function compactDocument<T extends OpenApiDocument> (document: T, repeated: Repeated): T {
   const compact = structuredClone(document)
   const operations = Object.values(compact.paths).flatMap((item) =>
-    Object.entries(item).flatMap(([method, operation]) => (METHODS.has(method) ? [operation as Operation] : [])),
+    Object.entries(item).flatMap(([method, operation]) => (METHODS.has(method) ? [operation as Operation] : []))
   )
   const parameters = shareParameters(operations)
   const headers = shareHeaders(operations, repeated.occasionalHeaders)
@@ -73,7 +73,7 @@ const responsesOf = (operations: Operation[]) =>
   operations.flatMap((operation) => Object.values(operation.responses ?? {}).filter((response): response is Response => !isReference(response)))
 
 /** Each header always sent, with a single definition in the document, becomes a component named after it. */
-function shareHeaders(operations: Operation[], occasionalHeaders: readonly string[]): Record<string, unknown> {
+function shareHeaders (operations: Operation[], occasionalHeaders: readonly string[]): Record<string, unknown> {
   const definitions = new Map<string, unknown[]>()
   for (const response of responsesOf(operations)) {
     for (const [name, header] of Object.entries(response.headers ?? {})) {
@@ -95,7 +95,7 @@ function shareHeaders(operations: Operation[], occasionalHeaders: readonly strin
  * Problem answers that say exactly what a shared response says (status, description, headers, body) become
  * references to it. Every operation must write a shared answer alike: one that differs is a mistake, refused.
  */
-function shareResponses(operations: Operation[], sharedResponses: readonly SharedResponse[]): Record<string, unknown> {
+function shareResponses (operations: Operation[], sharedResponses: readonly SharedResponse[]): Record<string, unknown> {
   const components: Record<string, unknown> = {}
   for (const { name, status, description, schema, headers } of sharedResponses) {
     const body = { [PROBLEM_CONTENT_TYPE]: { schema: reference('schemas', schema) } }
@@ -116,7 +116,7 @@ function shareResponses(operations: Operation[], sharedResponses: readonly Share
  * it goes (`IfMatchHeader`, `IdPath`); when one name has several definitions, each is prefixed with the first
  * operation that takes it (`ListTasksLimitQuery`).
  */
-function shareParameters(operations: Operation[]): Record<string, unknown> {
+function shareParameters (operations: Operation[]): Record<string, unknown> {
   const uses = new Map<string, { parameter: Parameter; operationIds: string[] }>()
   for (const operation of operations) {
     for (const parameter of operation.parameters ?? []) {
@@ -151,7 +151,7 @@ function shareParameters(operations: Operation[]): Record<string, unknown> {
 }
 
 /** `if-match` → `IfMatch`, `user_id` → `UserId`, `listTasks` → `ListTasks`. */
-function pascalCase(words: string): string {
+function pascalCase (words: string): string {
   return words
     .split(/[^A-Za-z0-9]+/)
     .map((word) => word.charAt(0).toUpperCase() + word.slice(1))

@@ -31,7 +31,7 @@ export const Problem = Type.Object(
         request_id: '6f1c2a4e-8b9d-4e3f-a2b1-0c9d8e7f6a5b',
       },
     ],
-  },
+  }
 )
 
 export const FieldError = Type.Object(
@@ -39,7 +39,7 @@ export const FieldError = Type.Object(
     path: Type.String({ maxLength: 512, description: 'JSON pointer into the request, such as `/body/title` or `/querystring/sort`.' }),
     message: Type.String({ maxLength: 512, description: 'What is wrong with it, in words a frontend can show.' }),
   },
-  { $id: 'FieldError' },
+  { $id: 'FieldError' }
 )
 
 export const ValidationProblem = Type.Object(
@@ -64,5 +64,5 @@ export const ValidationProblem = Type.Object(
         errors: [{ path: '/body/title', message: 'must NOT have fewer than 1 characters' }],
       },
     ],
-  },
+  }
 )

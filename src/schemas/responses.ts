@@ -40,7 +40,7 @@ const PUBLIC_HEADERS: HeaderName[] = ['X-Request-Id', 'Access-Control-Allow-Orig
 
 export type Audience = 'api' | 'public'
 
-function headers(audience: Audience, extra: HeaderName[]) {
+function headers (audience: Audience, extra: HeaderName[]) {
   const names = [...(audience === 'api' ? API_HEADERS : PUBLIC_HEADERS), ...extra]
   return Object.fromEntries(names.map((name) => [name, HEADERS[name]]))
 }
@@ -49,17 +49,17 @@ function headers(audience: Audience, extra: HeaderName[]) {
  * A JSON response. The schema itself, not a `content` map by media type, which Fastify would look up for every
  * answer by parsing its Content-Type; @fastify/swagger documents it as application/json all the same.
  */
-export function jsonResponse(audience: Audience, description: string, schema: TSchema, extraHeaders: HeaderName[] = []) {
+export function jsonResponse (audience: Audience, description: string, schema: TSchema, extraHeaders: HeaderName[] = []) {
   return { ...schema, description, headers: headers(audience, extraHeaders) }
 }
 
 /** A response without a body (204, 304). */
-export function emptyResponse(audience: Audience, description: string, extraHeaders: HeaderName[] = []) {
+export function emptyResponse (audience: Audience, description: string, extraHeaders: HeaderName[] = []) {
   return { type: 'null', description, headers: headers(audience, extraHeaders) }
 }
 
 /** A problem response, served as application/problem+json. */
-export function problemResponse(audience: Audience, description: string, schema: TSchema = Problem, extraHeaders: HeaderName[] = []) {
+export function problemResponse (audience: Audience, description: string, schema: TSchema = Problem, extraHeaders: HeaderName[] = []) {
   return { description, headers: headers(audience, extraHeaders), content: { [PROBLEM_CONTENT_TYPE]: { schema: ref(schema) } } }
 }
 
@@ -91,7 +91,7 @@ interface SharedProblem extends SharedResponse {
   response: ReturnType<typeof problemResponse>
 }
 
-function sharedProblem(name: string, status: number, description: string, schema: TSchema = Problem, extraHeaders: HeaderName[] = []): SharedProblem {
+function sharedProblem (name: string, status: number, description: string, schema: TSchema = Problem, extraHeaders: HeaderName[] = []): SharedProblem {
   return {
     name,
     status,
@@ -115,7 +115,7 @@ export const SHARED_PROBLEMS = {
     412,
     '`If-Match` does not match: the task changed. Nothing was written; the task’s current `ETag` is sent.',
     Problem,
-    ['ETag'],
+    ['ETag']
   ),
   tooLarge: sharedProblem('ContentTooLarge', 413, 'The body is larger than `BODY_LIMIT` bytes.'),
   notJson: sharedProblem('UnsupportedMediaType', 415, 'The body is not `application/json`.'),
@@ -124,7 +124,7 @@ export const SHARED_PROBLEMS = {
     'ValidationFailedOrKeyReused',
     422,
     'The request breaks the schema, or reuses an `Idempotency-Key` for another request; `errors` names each field.',
-    ValidationProblem,
+    ValidationProblem
   ),
   rateLimited: sharedProblem('TooManyRequests', 429, 'The caller’s rate limit is spent; retry after `Retry-After` seconds.', Problem, ['Retry-After']),
   unexpected: sharedProblem('InternalError', 500, 'Unexpected error; quote the request id when reporting it.'),
@@ -133,16 +133,16 @@ export const SHARED_PROBLEMS = {
     503,
     'The database, or the keys to check tokens with, cannot be reached; nothing was changed. Retry after `Retry-After` seconds.',
     Problem,
-    ['Retry-After'],
+    ['Retry-After']
   ),
   outcomeUnknown: sharedProblem(
     'OutcomeUnknown',
     504,
-    'The database did not answer in time after the change was sent: whether it was saved is unknown. Read it again, or retry with the same `Idempotency-Key`.',
+    'The database did not answer in time after the change was sent: whether it was saved is unknown. Read it again, or retry with the same `Idempotency-Key`.'
   ),
 } satisfies Record<string, SharedProblem>
 
-export function apiProblems({ body = false, task = false, owned = false, conditional = false, idempotent = false, gone = false, write = idempotent }: ProblemScope) {
+export function apiProblems ({ body = false, task = false, owned = false, conditional = false, idempotent = false, gone = false, write = idempotent }: ProblemScope) {
   return {
     ...(body && { 400: SHARED_PROBLEMS.invalidJson.response }),
     401: SHARED_PROBLEMS.unauthorized.response,

@@ -17,7 +17,7 @@ export const Tombstone = Type.Object(
     additionalProperties: false,
     description: 'A task that was deleted: remove it from the replica.',
     examples: [{ id: '0193a1e2-5b7c-7d3e-9f10-2a3b4c5d6e7f', deleted: true, deleted_at: '2026-11-26T14:50:58.123Z' }],
-  },
+  }
 )
 
 export const TaskChanges = Type.Object(
@@ -34,19 +34,19 @@ export const TaskChanges = Type.Object(
     additionalProperties: false,
     description: 'A page of the change feed.',
     examples: [{ changes: [{ id: '0193a1e2-5b7c-7d3e-9f10-2a3b4c5d6e7f', deleted: true, deleted_at: '2026-11-26T14:50:58.123Z' }], next: 'yBIoLhJxdOcnM8W_9S1GnJ16qwSuDbJUN6Yfy7Vflb71PJIFPOACUBFmlUXZ_sV32fFtL8-ZKu8kZsxBUqrf1gnSplPBB4SDgCjMXnaPcuPq', has_more: false }],
-  },
+  }
 )
 
 export const ChangesQuery = Type.Object(
   {
     since: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 512, description: 'The `next` of the previous page. Absent: every live task, as of now.' }),
+      Type.String({ minLength: 1, maxLength: 512, description: 'The `next` of the previous page. Absent: every live task, as of now.' })
     ),
     limit: Type.Optional(
-      Type.Integer({ format: 'int32', minimum: 1, maximum: MAX_CHANGES_LIMIT, description: `Most changes per page. Default: ${DEFAULT_CHANGES_LIMIT}.` }),
+      Type.Integer({ format: 'int32', minimum: 1, maximum: MAX_CHANGES_LIMIT, description: `Most changes per page. Default: ${DEFAULT_CHANGES_LIMIT}.` })
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false }
 )
 
 export const syncSchemas = [Tombstone, TaskChanges]

@@ -126,7 +126,7 @@ export const Task = Type.Object(
         updated_at: '2026-11-26T14:50:58.123Z',
       },
     ],
-  },
+  }
 )
 
 export const TaskCreate = Type.Object(
@@ -139,7 +139,7 @@ export const TaskCreate = Type.Object(
     additionalProperties: false,
     description: 'A new task: a title, and any other writable field.',
     examples: [{ title: 'Water the plants', priority: 'high', tags: ['home'], due_date: '2026-12-01T09:00:00Z', recurrence: 'weekly' }],
-  },
+  }
 )
 
 export const TaskUpdate = Type.Object(
@@ -153,7 +153,7 @@ export const TaskUpdate = Type.Object(
     minProperties: 1,
     description: 'Any non-empty subset of the writable fields; the others keep their values.',
     examples: [{ title: 'Water the plants and the herbs', priority: 'medium' }],
-  },
+  }
 )
 
 export const TaskCompletion = Type.Object(
@@ -163,23 +163,23 @@ export const TaskCompletion = Type.Object(
     additionalProperties: false,
     description: 'Set `completed` to that value (safe to retry); omit it, or send no body, to toggle.',
     examples: [{ completed: true }],
-  },
+  }
 )
 
 export const TaskListQuery = Type.Object(
   {
     status: Type.Optional(
-      StringEnum(['all', 'pending', 'completed'], { description: 'Default: `all`.' }),
+      StringEnum(['all', 'pending', 'completed'], { description: 'Default: `all`.' })
     ),
     priority: Type.Optional(
-      Type.Array(ref(Priority), { minItems: 1, maxItems: 10, description: 'One or more priorities: repeat the parameter or separate by commas.' }),
+      Type.Array(ref(Priority), { minItems: 1, maxItems: 10, description: 'One or more priorities: repeat the parameter or separate by commas.' })
     ),
     tag: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 32, pattern: STORABLE_TEXT_PATTERN }), {
         minItems: 1,
         maxItems: 20,
         description: 'Tasks carrying every one of these tags (case-insensitive); repeat to require several.',
-      }),
+      })
     ),
     q: Type.Optional(
       Type.String({
@@ -187,26 +187,26 @@ export const TaskListQuery = Type.Object(
         maxLength: 200,
         pattern: STORABLE_TEXT_PATTERN,
         description: 'Case-insensitive text in the title or the description; `%` and `_` are literal characters.',
-      }),
+      })
     ),
     due_before: Type.Optional(DateTimeInput('Due strictly before this instant.')),
     due_after: Type.Optional(DateTimeInput('Due at or after this instant.')),
     sort: Type.Optional(
       StringEnum(['created', 'updated', 'title', 'due_date', 'priority'], {
         description: 'Default: `created`. Titles sort case-insensitively; tasks without a due date come last; ties break on `id`.',
-      }),
+      })
     ),
     order: Type.Optional(
       StringEnum(['asc', 'desc'], {
         description: 'Default: `desc` for `created`, `updated` and `priority`; `asc` for `title` and `due_date`.',
-      }),
+      })
     ),
     limit: Type.Optional(Type.Integer({ format: 'int32', minimum: 1, maximum: 500, description: 'Page size. Default: 100.' })),
     cursor: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 2048, description: 'Opaque: take it from the previous page’s `Link: <…>; rel="next"`.' }),
+      Type.String({ minLength: 1, maxLength: 2048, description: 'Opaque: take it from the previous page’s `Link: <…>; rel="next"`.' })
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false }
 )
 
 export const TaskStats = Type.Object(
@@ -217,24 +217,24 @@ export const TaskStats = Type.Object(
     overdue: Count('Pending tasks whose due date has passed.'),
     by_priority: Type.Object(
       Object.fromEntries(PRIORITIES.map((priority) => [priority, Count()])) as Record<(typeof PRIORITIES)[number], ReturnType<typeof Count>>,
-      { description: 'Pending tasks per priority.' },
+      { description: 'Pending tasks per priority.' }
     ),
   },
   {
     $id: 'TaskStats',
     description: 'Counts of the caller’s tasks.',
     examples: [{ total: 12, completed: 5, pending: 7, overdue: 2, by_priority: { low: 1, medium: 4, high: 2 } }],
-  },
+  }
 )
 
 export const TaskDeletion = Type.Object(
   { deleted: Count('How many tasks were deleted.') },
-  { $id: 'TaskDeletion', description: 'The outcome of clearing completed tasks.', examples: [{ deleted: 3 }] },
+  { $id: 'TaskDeletion', description: 'The outcome of clearing completed tasks.', examples: [{ deleted: 3 }] }
 )
 
 export const ClearCompletedQuery = Type.Object(
   { status: Type.Literal('completed', { description: 'Required: only completed tasks can be cleared in bulk.' }) },
-  { additionalProperties: false },
+  { additionalProperties: false }
 )
 
 export const taskSchemas = [Priority, Recurrence, Task, TaskCreate, TaskUpdate, TaskCompletion, TaskStats, TaskDeletion]

@@ -32,7 +32,7 @@ const SORT_KEYS: Record<Sort, string> = {
   updated: '"tasks"."updated_at"',
   title: 'lower("tasks"."title")',
   due_date: '"tasks"."due_date"',
-  priority: `(case "tasks"."priority" when 'high' then 3 when 'medium' then 2 else 1 end)`,
+  priority: '(case "tasks"."priority" when \'high\' then 3 when \'medium\' then 2 else 1 end)',
 }
 
 export interface ListFilters {
@@ -53,7 +53,7 @@ export interface Statement {
  * One page plus the count of every matching task, in one statement: a count subquery left-joined laterally to
  * the keyset page (here always the first page: the benchmark never sends a cursor).
  */
-export function listStatement(userId: string, filters: ListFilters, limit: number): Statement {
+export function listStatement (userId: string, filters: ListFilters, limit: number): Statement {
   const values: unknown[] = []
   const param = (value: unknown) => `$${values.push(value)}`
   const where = () => {
@@ -74,7 +74,7 @@ export function listStatement(userId: string, filters: ListFilters, limit: numbe
   return { name, text, values }
 }
 
-export function getStatement(userId: string, id: string): Statement {
+export function getStatement (userId: string, id: string): Statement {
   return {
     name: 'get',
     text: `select ${quoted(COLUMNS)} from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2 and "tasks"."deleted_at" is null)`,
@@ -92,7 +92,7 @@ export interface NewTask {
 }
 
 /** Drizzle writes `default` for each column the request left out, so each combination of fields has its own text. */
-export function createStatement(id: string, userId: string, task: NewTask): Statement {
+export function createStatement (id: string, userId: string, task: NewTask): Statement {
   const values: unknown[] = []
   const param = (value: unknown) => `$${values.push(value)}`
   // A due date sets the series' day of month (UTC).
@@ -112,7 +112,7 @@ export function createStatement(id: string, userId: string, task: NewTask): Stat
  * it, all in one statement; a monthly or yearly series keeps its day of month. (`{"completed": false}` is a
  * plain update in the repository; the benchmark never sends it.)
  */
-export function completeStatement(userId: string, id: string, nextId: string): Statement {
+export function completeStatement (userId: string, id: string, nextId: string): Statement {
   const text = `with "target" as (select ${quoted(TABLE_COLUMNS)} from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2 and "tasks"."deleted_at" is null) for update), "spawned" as (
       insert into "tasks" (${quoted(TABLE_COLUMNS)})
       select ${TABLE_COLUMNS.map((column) => OCCURRENCE[column] ?? `"target"."${column}"`).join(', ')}
@@ -150,6 +150,6 @@ const OCCURRENCE: Partial<Record<(typeof TABLE_COLUMNS)[number], string>> = {
 }
 
 /** Whitespace-insensitive form, to compare with the statements the API logs. */
-export function normalizeSql(text: string): string {
+export function normalizeSql (text: string): string {
   return text.replace(/\s+/g, ' ').replace(/\( /g, '(').replace(/ \)/g, ')').trim()
 }

@@ -48,7 +48,7 @@ type Query = (statement: Statement) => Promise<Row[]>
 
 // ---------------------------------------------------------------------------------------------- the database
 
-async function openQuery(): Promise<{ query: Query; close: () => Promise<void> }> {
+async function openQuery (): Promise<{ query: Query; close: () => Promise<void> }> {
   if (process.env.CEILING_DRIVER === 'pglite') {
     const client = new PGlite(required('CEILING_PGLITE_DIR'), { extensions: { pg_trgm } })
     await client.waitReady
@@ -72,14 +72,14 @@ interface Verifier {
   (authorization: string | undefined): Promise<string | undefined>
 }
 
-function tokenVerifier(app: FastifyInstance): Verifier {
+function tokenVerifier (app: FastifyInstance): Verifier {
   const secret = process.env.BETTER_AUTH_SECRET
   const authUrl = process.env.BETTER_AUTH_URL
   const origin = authUrl === undefined ? undefined : new URL(authUrl).origin
   const remoteKeys = origin === undefined ? undefined : createRemoteJWKSet(new URL(`${origin}/api/auth/jwks`), { cacheMaxAge: Infinity })
   const verified = new Map<string, { userId: string; expiresAtMs: number }>()
 
-  async function claimsOf(token: string): Promise<Record<string, unknown>> {
+  async function claimsOf (token: string): Promise<Record<string, unknown>> {
     const { alg } = decodeProtectedHeader(token)
     if (alg === 'HS256' && secret !== undefined) return app.jwt.verify<Record<string, unknown>>(token)
     if (alg === 'EdDSA' && remoteKeys !== undefined) {
@@ -147,7 +147,7 @@ const STATIC_HEADERS = {
 const etagOf = (row: Row) => `"${row.version as number}"`
 
 /** The sealed cursor and the Link header, as src/routes/tasks/list-cursor.ts makes them, with the key the API reads. */
-function nextPageLink(tokens: OpaqueTokens, requestUrl: string, userId: string, sort: Sort, order: Order, last: Row): string {
+function nextPageLink (tokens: OpaqueTokens, requestUrl: string, userId: string, sort: Sort, order: Order, last: Row): string {
   const url = new URL(requestUrl, 'http://localhost')
   url.searchParams.set('cursor', tokens.seal(`cursor\0${sort}\0${order}\0${userId}`, { k: last.sort_key, i: last.id }))
   return `<${url.pathname}${url.search}>; rel="next"`
@@ -155,7 +155,7 @@ function nextPageLink(tokens: OpaqueTokens, requestUrl: string, userId: string, 
 
 // ---------------------------------------------------------------------------------------------- the app
 
-async function main(): Promise<void> {
+async function main (): Promise<void> {
   const { query, close } = await openQuery()
   const [tokenKey] = await query({ name: 'token_key', text: "select key from token_keys where purpose = 'tokens'", values: [] })
   const tokens = new OpaqueTokens(Buffer.from(tokenKey!.key as string, 'hex'))
@@ -211,7 +211,7 @@ async function main(): Promise<void> {
           const last = found.length > limit ? found[limit - 1]! : undefined
           if (last !== undefined) reply.header('link', nextPageLink(tokens, request.url, userOf(request), sort, order, last))
           return found.slice(0, limit)
-        },
+        }
       )
 
       api.get<{ Params: { id: string } }>(
@@ -221,7 +221,7 @@ async function main(): Promise<void> {
           const [task] = await query(getStatement(userOf(request), request.params.id))
           if (task === undefined) return reply.code(404).send({ status: 404, title: 'Not Found' })
           return reply.header('etag', etagOf(task)).send(task)
-        },
+        }
       )
 
       api.post<{ Body: NewTask & { due_date?: string | null } }>(
@@ -250,7 +250,7 @@ async function main(): Promise<void> {
           if (fields.tags !== undefined) task.tags = [...new Set(fields.tags.map((tag) => tag.trim().toLowerCase()))]
           const [created] = await query(createStatement(uuidv7(), userOf(request), task))
           return reply.code(201).header('location', `/api/tasks/${created!.id as string}`).header('etag', etagOf(created!)).send(created)
-        },
+        }
       )
 
       api.patch<{ Params: { id: string }; Body: { completed: true } }>(
@@ -266,10 +266,10 @@ async function main(): Promise<void> {
           const [task] = await query(completeStatement(userOf(request), request.params.id, uuidv7()))
           if (task === undefined) return reply.code(404).send({ status: 404, title: 'Not Found' })
           return reply.header('etag', etagOf(task)).send(task)
-        },
+        }
       )
     },
-    { prefix: '/api' },
+    { prefix: '/api' }
   )
 
   const stop = async () => {
@@ -283,7 +283,7 @@ async function main(): Promise<void> {
   await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 8001), backlog: 4096 })
 }
 
-function required(name: string): string {
+function required (name: string): string {
   const value = process.env[name]
   if (value === undefined || value === '') throw new Error(`${name} is required`)
   return value

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 const TICKS_PER_SECOND = 100
 
 /** utime, stime, cutime, cstime of one process, in seconds; undefined when it is gone or /proc is absent. */
-function times(pid: number | string): { own: number; children: number; name: string; ppid: number } | undefined {
+function times (pid: number | string): { own: number; children: number; name: string; ppid: number } | undefined {
   let stat: string
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
@@ -29,7 +29,7 @@ function times(pid: number | string): { own: number; children: number; name: str
 }
 
 /** CPU seconds a process has used so far. */
-export function processCpu(pid: number | undefined): number | undefined {
+export function processCpu (pid: number | undefined): number | undefined {
   return pid === undefined ? undefined : times(pid)?.own
 }
 
@@ -38,7 +38,7 @@ export function processCpu(pid: number | undefined): number | undefined {
  * workers), by pid, found by their process titles; undefined without a name. Other databases on the same server
  * (another project's tests, say) do not count, nor do the server-wide WAL writer and checkpointer.
  */
-export function postgresCpu(database: string | undefined): Map<number, number> | undefined {
+export function postgresCpu (database: string | undefined): Map<number, number> | undefined {
   if (database === undefined) return undefined
   let pids: string[]
   try {
@@ -65,7 +65,7 @@ export function postgresCpu(database: string | undefined): Map<number, number> |
  * CPU seconds the processes spent between two readings of postgresCpu(). A connection that closed in between
  * (an idle pool's, say) is left out rather than subtracted; one that opened counts from zero.
  */
-export function cpuBetween(before: Map<number, number> | undefined, after: Map<number, number> | undefined): number | undefined {
+export function cpuBetween (before: Map<number, number> | undefined, after: Map<number, number> | undefined): number | undefined {
   if (before === undefined || after === undefined) return undefined
   let total = 0
   for (const [pid, seconds] of after) total += seconds - (before.get(pid) ?? 0)
@@ -77,7 +77,7 @@ export function cpuBetween(before: Map<number, number> | undefined, after: Map<n
  * over a quarter of a second), or after `maxMs`: a run that ended with requests in flight leaves the server a
  * backlog to work off, which must not eat into the next run, whoever's it is.
  */
-export async function settle(pid: number | undefined, database: string | undefined, busyShare = 0.15, maxMs = 60_000): Promise<void> {
+export async function settle (pid: number | undefined, database: string | undefined, busyShare = 0.15, maxMs = 60_000): Promise<void> {
   const WINDOW_MS = 250
   const deadline = Date.now() + maxMs
   while (Date.now() < deadline) {

@@ -19,7 +19,7 @@ export interface BenchDatabase {
   drop(): Promise<void>
 }
 
-export async function createPostgresDatabase(adminUrl: string, keep: boolean): Promise<BenchDatabase> {
+export async function createPostgresDatabase (adminUrl: string, keep: boolean): Promise<BenchDatabase> {
   const name = `tasks_bench_${Date.now()}_${randomBytes(3).toString('hex')}`
   await adminQuery(adminUrl, `create database ${name}`)
   const url = new URL(adminUrl)
@@ -36,7 +36,7 @@ export async function createPostgresDatabase(adminUrl: string, keep: boolean): P
     name,
     url: url.href,
     orm: drizzle({ client: pool }),
-    async drop() {
+    async drop () {
       await pool.end()
       if (!keep) await adminQuery(adminUrl, `drop database if exists ${name} with (force)`)
     },
@@ -53,7 +53,7 @@ export interface PgliteFolders {
   remove(): Promise<void>
 }
 
-export async function createPgliteFolders(seed: (orm: Orm) => Promise<void>): Promise<PgliteFolders> {
+export async function createPgliteFolders (seed: (orm: Orm) => Promise<void>): Promise<PgliteFolders> {
   const root = await mkdtemp(join(tmpdir(), 'tasks-bench-pglite-'))
   const apiCwd = join(root, 'api')
   const apiDir = join(apiCwd, '.data', 'pglite')

@@ -31,7 +31,7 @@ export interface LoadOptions {
  * Drives `url` with autocannon for `seconds` over `connections` keep-alive connections; every request is built
  * afresh by `next`, so tokens and ids rotate per request, not per connection.
  */
-export async function drive(options: LoadOptions): Promise<Measurement> {
+export async function drive (options: LoadOptions): Promise<Measurement> {
   const result = await autocannon({
     url: options.url,
     connections: options.connections,
@@ -70,7 +70,7 @@ export async function drive(options: LoadOptions): Promise<Measurement> {
 }
 
 /** The median run of several, by throughput (its latencies come with it, so the figures stay from one run). */
-export function medianRun(runs: Measurement[]): Measurement {
+export function medianRun (runs: Measurement[]): Measurement {
   const sorted = [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)
   return sorted[Math.floor((sorted.length - 1) / 2)]!
 }

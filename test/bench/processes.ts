@@ -28,10 +28,10 @@ export interface Service {
  * `node [nodeArgs] <script>`, with `--import tsx` for a .ts script, with only PATH and TMPDIR from the bench's own
  * environment plus `env`, on a free port; resolves once GET /health answers 200.
  */
-export async function startService(
+export async function startService (
   name: string,
   script: string,
-  options: { cwd?: string; env: Record<string, string | undefined>; nodeArgs?: string[] },
+  options: { cwd?: string; env: Record<string, string | undefined>; nodeArgs?: string[] }
 ): Promise<Service> {
   const port = await freePort()
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, PORT: String(port) }
@@ -52,7 +52,7 @@ export async function startService(
     url,
     child,
     output: () => output,
-    async stop() {
+    async stop () {
       if (child.exitCode !== null || child.signalCode !== null) return
       child.kill('SIGTERM')
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
@@ -77,7 +77,7 @@ export async function startService(
   }
 }
 
-async function freePort(): Promise<number> {
+async function freePort (): Promise<number> {
   const server = createServer()
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')

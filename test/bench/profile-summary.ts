@@ -41,12 +41,12 @@ const AREAS: [string, RegExp][] = [
   ['native (syscalls: writev, reads)', /^$/],
 ]
 
-function areaOf(frame: ProfileNode['callFrame']): string {
+function areaOf (frame: ProfileNode['callFrame']): string {
   const subject = frame.url === '' && frame.functionName.startsWith('(') ? frame.functionName : frame.url
   return AREAS.find(([, pattern]) => pattern.test(subject))?.[0] ?? 'other'
 }
 
-function summarize(profile: Profile, requests: number | undefined): string {
+function summarize (profile: Profile, requests: number | undefined): string {
   const selfTime = new Map<number, number>()
   profile.samples.forEach((id, index) => selfTime.set(id, (selfTime.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)))
   const byArea = new Map<string, number>()

@@ -32,7 +32,7 @@ export interface Report {
   checks: Check[]
 }
 
-export function compare(phase: string, scenario: string, request: string, api: Measurement[], ceiling: Measurement[], median: (runs: Measurement[]) => Measurement): Comparison {
+export function compare (phase: string, scenario: string, request: string, api: Measurement[], ceiling: Measurement[], median: (runs: Measurement[]) => Measurement): Comparison {
   const [a, c] = [median(api), median(ceiling)]
   return {
     phase,
@@ -69,17 +69,17 @@ const COLUMNS: [string, (row: Comparison) => string][] = [
   ['ceiling err/non-2xx', (row) => failures(row.ceiling)],
 ]
 
-export function consoleTable(rows: Comparison[]): string {
+export function consoleTable (rows: Comparison[]): string {
   const cells = [COLUMNS.map(([title]) => title), ...rows.map((row) => COLUMNS.map(([, cell]) => cell(row)))]
   const widths = COLUMNS.map((_, column) => Math.max(...cells.map((line) => line[column]!.length)))
   return cells.map((line) => line.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ')).join('\n')
 }
 
-export function checksText(checks: Check[]): string {
+export function checksText (checks: Check[]): string {
   return checks.map((check) => `${check.pass ? 'PASS' : 'FAIL'}  ${check.target}: ${check.measured}`).join('\n')
 }
 
-export function markdown(report: Report): string {
+export function markdown (report: Report): string {
   const header = `| ${COLUMNS.map(([title]) => title).join(' | ')} |\n|${COLUMNS.map((_, column) => (column < 2 ? '---' : '---:')).join('|')}|`
   const lines = report.comparisons.map((row) => `| ${COLUMNS.map(([, cell]) => cell(row)).join(' | ')} |`)
   const machine = Object.entries(report.machine)
@@ -90,31 +90,31 @@ export function markdown(report: Report): string {
     .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
     .join(', ')
   return [
-    `# Benchmark: the API against its hand-written ceiling`,
-    ``,
+    '# Benchmark: the API against its hand-written ceiling',
+    '',
     `Run ${report.startedAt} → ${report.finishedAt ?? '(unfinished)'}. Machine: ${machine}.`,
-    ``,
+    '',
     `Settings: ${settings}.`,
-    ``,
-    `Each ratio is API ÷ ceiling in the same run: throughput (req/s, higher is better) and p99 latency (lower is better).`,
-    `"err/non-2xx" counts connection errors and timeouts, then answers outside 2xx. Medians of the rounds. Latencies`,
-    `count only the requests answered within the run, so with a short run at many connections they are capped near`,
-    `its length.`,
-    `CPU µs/req is the CPU time the server process, and the PostgreSQL backends serving the benchmark's database,`,
-    `spent per answered request during the measured run: steadier than req/s when other work shares the machine.`,
-    ``,
+    '',
+    'Each ratio is API ÷ ceiling in the same run: throughput (req/s, higher is better) and p99 latency (lower is better).',
+    '"err/non-2xx" counts connection errors and timeouts, then answers outside 2xx. Medians of the rounds. Latencies',
+    'count only the requests answered within the run, so with a short run at many connections they are capped near',
+    'its length.',
+    'CPU µs/req is the CPU time the server process, and the PostgreSQL backends serving the benchmark\'s database,',
+    'spent per answered request during the measured run: steadier than req/s when other work shares the machine.',
+    '',
     header,
     ...lines,
-    ``,
-    `## Targets`,
-    ``,
+    '',
+    '## Targets',
+    '',
     ...report.checks.map((check) => `- ${check.pass ? '✅' : '❌'} ${check.target}: ${check.measured}`),
     ...(report.notes.length > 0 ? ['', '## Notes', '', ...report.notes.map((note) => `- ${note.replace(/\n/g, '\n  ')}`)] : []),
-    ``,
+    '',
   ].join('\n')
 }
 
-export async function writeReport(report: Report, dir: string): Promise<string[]> {
+export async function writeReport (report: Report, dir: string): Promise<string[]> {
   await mkdir(dir, { recursive: true })
   const files = [join(dir, 'bench.json'), join(dir, 'bench.md')]
   await writeFile(files[0]!, `${JSON.stringify(report, null, 2)}\n`)

@@ -48,17 +48,17 @@ class Bench {
   /** Requests each service answered, warm-ups included: what its CPU profile covers. */
   readonly served = new Map<Service, number>()
 
-  constructor(readonly settings: Settings) {}
+  constructor (readonly settings: Settings) {}
 
   /** Starts one of the systems, profiled when BENCH_PROFILE is set. */
-  start(name: string, script: string, options: { cwd?: string; env: Record<string, string> }): Promise<Service> {
+  start (name: string, script: string, options: { cwd?: string; env: Record<string, string> }): Promise<Service> {
     const folder = join(this.settings.resultsDir, 'profiles', name.replace(/\W+/g, '-').replace(/-$/, '').toLowerCase())
     const nodeArgs = this.settings.profile ? ['--cpu-prof', `--cpu-prof-dir=${folder}`] : []
     return startService(name, script, { ...options, nodeArgs })
   }
 
   /** Stops the services, and says where their profiles are. */
-  async stop(services: Service[]): Promise<void> {
+  async stop (services: Service[]): Promise<void> {
     for (const service of services) {
       await service.stop()
       if (this.settings.profile && this.served.has(service)) {
@@ -73,7 +73,7 @@ class Bench {
    * is worked off. Requests number on across the warm-up and the run, so a write never hits the same task
    * twice while there are fresh ones.
    */
-  async compare(phase: string, systems: Systems, name: string, scenario: Scenario, users: BenchUser[], connections: number, prepare?: Prepare): Promise<Comparison> {
+  async compare (phase: string, systems: Systems, name: string, scenario: Scenario, users: BenchUser[], connections: number, prepare?: Prepare): Promise<Comparison> {
     const runs: Record<System, Measurement[]> = { api: [], ceiling: [] }
     const { seconds, warmupSeconds, rounds } = this.settings
     for (let round = 0; round < rounds; round++) {
@@ -102,7 +102,7 @@ class Bench {
    * Every scenario once on each system, unmeasured, so that no scenario is measured while the JIT is still
    * compiling the code paths the others share; `prepare` then puts the written tasks back.
    */
-  async warmUp(systems: Systems, scenarios: Scenario[], users: BenchUser[], prepare: Prepare): Promise<void> {
+  async warmUp (systems: Systems, scenarios: Scenario[], users: BenchUser[], prepare: Prepare): Promise<void> {
     const seconds = Math.max(1, this.settings.warmupSeconds)
     log(`  warming up: ${scenarios.length} scenario(s) × ${seconds} s on each system`)
     for (const scenario of scenarios) {
@@ -115,7 +115,7 @@ class Bench {
   }
 
   /** Drives `service` with `scenario` for the given seconds per call, the requests numbered on from call to call. */
-  private load(service: Service, scenario: Scenario, users: BenchUser[], connections: number): (seconds: number) => Promise<Measurement> {
+  private load (service: Service, scenario: Scenario, users: BenchUser[], connections: number): (seconds: number) => Promise<Measurement> {
     let n = 0
     return async (seconds) => {
       const { timeoutSeconds } = this.settings
@@ -125,17 +125,17 @@ class Bench {
     }
   }
 
-  wanted(name: string): boolean {
+  wanted (name: string): boolean {
     return this.settings.only === undefined || this.settings.only.includes(name)
   }
 
-  find(phase: string, name: string, connections: number): Comparison | undefined {
+  find (phase: string, name: string, connections: number): Comparison | undefined {
     return this.comparisons.find((row) => row.phase === phase && row.scenario === name && row.connections === connections)
   }
 }
 
 /** The run, with the CPU time its server process and its database's PostgreSQL processes spent per request. */
-async function withCpu(service: Service, database: string | undefined, run: () => Promise<Measurement>): Promise<Measurement> {
+async function withCpu (service: Service, database: string | undefined, run: () => Promise<Measurement>): Promise<Measurement> {
   const before = { server: processCpu(service.child.pid), database: postgresCpu(database) }
   const measured = await run()
   const after = { server: processCpu(service.child.pid), database: postgresCpu(database) }
@@ -144,7 +144,7 @@ async function withCpu(service: Service, database: string | undefined, run: () =
   return { ...measured, cpu: { serverMicros: perRequest(server), databaseMicros: perRequest(cpuBetween(before.database, after.database)) } }
 }
 
-function summary(m: Measurement): string {
+function summary (m: Measurement): string {
   const failures = m.errors + m.non2xx > 0 ? `  errors ${m.errors} (timeouts ${m.timeouts}), non-2xx ${m.non2xx} ${JSON.stringify(m.statusCodes)}` : ''
   const micros = (value: number | undefined) => (value === undefined ? '?' : Math.round(value))
   const cpu = m.cpu === undefined ? '' : `, CPU/req server ${micros(m.cpu.serverMicros)} µs, db ${micros(m.cpu.databaseMicros)} µs`
@@ -153,7 +153,7 @@ function summary(m: Measurement): string {
 
 // ---------------------------------------------------------------------------------------------- PostgreSQL
 
-async function postgresPhase(bench: Bench, secret: string, issuer: JwksIssuer): Promise<void> {
+async function postgresPhase (bench: Bench, secret: string, issuer: JwksIssuer): Promise<void> {
   const { settings } = bench
   log(`PostgreSQL: seeding ${settings.users.toLocaleString('en')} users × ${settings.tasksPerUser} tasks and one user with ${settings.bigUserTasks.toLocaleString('en')}…`)
   const started = Date.now()
@@ -213,7 +213,7 @@ async function postgresPhase(bench: Bench, secret: string, issuer: JwksIssuer): 
 }
 
 /** The read scenarios at every connection count; list with EdDSA tokens right after list with HS256 ones. */
-async function measureReads(bench: Bench, systems: Systems, users: BenchUser[], eddsaUsers: BenchUser[]): Promise<void> {
+async function measureReads (bench: Bench, systems: Systems, users: BenchUser[], eddsaUsers: BenchUser[]): Promise<void> {
   for (const scenario of SCENARIOS.filter((candidate) => candidate.kind === 'read' && bench.wanted(candidate.name))) {
     for (const connections of bench.settings.connections) {
       await bench.compare('postgres', systems, scenario.name, scenario, users, connections)
@@ -223,19 +223,19 @@ async function measureReads(bench: Bench, systems: Systems, users: BenchUser[], 
 }
 
 /** The environment of a production API process, with rate limiting off: one user sends thousands of requests. */
-function apiEnv(env: Record<string, string>): Record<string, string> {
+function apiEnv (env: Record<string, string>): Record<string, string> {
   return { ...env, NODE_ENV: 'production', LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '0' }
 }
 
 /** List latency for one user with many tasks and one with few, on both systems, at the single-user connection count. */
-async function userSizeRuns(bench: Bench, phase: string, systems: Systems, small: BenchUser, big: BenchUser): Promise<void> {
+async function userSizeRuns (bench: Bench, phase: string, systems: Systems, small: BenchUser, big: BenchUser): Promise<void> {
   const list = scenario('list')
   await bench.compare(phase, systems, `list-user-${small.taskIds.length}`, list, [small], bench.settings.flatConnections)
   await bench.compare(phase, systems, `list-user-${big.taskIds.length}`, list, [big], bench.settings.flatConnections)
 }
 
 /** Deletes what `create` made and the occurrences `complete` spawned, and makes the completed tasks pending again. */
-async function resetWrittenTasks(orm: Orm): Promise<void> {
+async function resetWrittenTasks (orm: Orm): Promise<void> {
   await orm.execute(sql`delete from tasks where tags @> ${`{${CREATED_TAG}}`}::text[]`)
   await orm.execute(sql`delete from tasks where id in (select next_task_id from tasks where id in (select id from bench_pending))`)
   await orm.execute(sql`
@@ -245,9 +245,9 @@ async function resetWrittenTasks(orm: Orm): Promise<void> {
 }
 
 /** The seeded users whose ids start with `prefix`, with an HS256 token each and their tasks' ids, newest first. */
-async function benchUsers(orm: Orm, secret: string, prefix = USER_PREFIX): Promise<BenchUser[]> {
+async function benchUsers (orm: Orm, secret: string, prefix = USER_PREFIX): Promise<BenchUser[]> {
   const rows = rowsOf<{ user_id: string; id: string; completed: boolean }>(
-    await orm.execute(sql`select user_id, id, completed from tasks where user_id like ${`${prefix}%`} order by user_id, created_at desc, id desc`),
+    await orm.execute(sql`select user_id, id, completed from tasks where user_id like ${`${prefix}%`} order by user_id, created_at desc, id desc`)
   )
   const byUser = new Map<string, BenchUser>()
   for (const row of rows) {
@@ -260,13 +260,13 @@ async function benchUsers(orm: Orm, secret: string, prefix = USER_PREFIX): Promi
   return withTokens(users, hs256Tokens(secret, users.map((user) => user.id)))
 }
 
-function withTokens(users: BenchUser[], tokens: string[]): BenchUser[] {
+function withTokens (users: BenchUser[], tokens: string[]): BenchUser[] {
   return users.map((user, index) => ({ ...user, token: tokens[index]! }))
 }
 
 // ---------------------------------------------------------------------------------------------- PGlite
 
-async function pglitePhase(bench: Bench, secret: string): Promise<void> {
+async function pglitePhase (bench: Bench, secret: string): Promise<void> {
   const { settings } = bench
   log(`PGlite: seeding ${settings.pgliteUsers} users × ${settings.tasksPerUser} tasks…`)
   let users: BenchUser[] = []
@@ -304,13 +304,13 @@ async function pglitePhase(bench: Bench, secret: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------- targets
 
 /** The benchmark's targets, each a ratio within this run. A run without answers fails whatever it is compared with. */
-function targets(bench: Bench): Check[] {
+function targets (bench: Bench): Check[] {
   const checks: Check[] = []
   const ratioCheck = (target: string, ratio: number, pass: (ratio: number) => boolean, detail = '') =>
     checks.push(
       Number.isFinite(ratio) && ratio > 0
         ? { target, measured: `${ratio.toFixed(2)}×${detail}`, pass: pass(ratio) }
-        : { target, measured: 'no answers within the run (too short for this many connections?)', pass: false },
+        : { target, measured: 'no answers within the run (too short for this many connections?)', pass: false }
     )
   const { connections } = bench.settings
   const most = Math.max(...connections)
@@ -359,7 +359,7 @@ function targets(bench: Bench): Check[] {
 }
 
 /** CPU per request, API ÷ ceiling: the steadier view of the same gap on a busy machine. */
-function cpuRatios(row: Comparison): string {
+function cpuRatios (row: Comparison): string {
   const ratio = (part: 'serverMicros' | 'databaseMicros') => {
     const [api, ceiling] = [row.api.cpu?.[part], row.ceiling.cpu?.[part]]
     return api === undefined || ceiling === undefined || ceiling <= 0 ? '?' : `${(api / ceiling).toFixed(2)}×`
@@ -371,7 +371,7 @@ const tasksOf = (row: Comparison) => Number(row.scenario.slice('list-user-'.leng
 
 // ---------------------------------------------------------------------------------------------- the run
 
-function report(what: string, findings: string[], bench: Bench): void {
+function report (what: string, findings: string[], bench: Bench): void {
   if (findings.length === 0) {
     log(`  ${what}: ok`)
     return
@@ -380,7 +380,7 @@ function report(what: string, findings: string[], bench: Bench): void {
   bench.notes.push(...findings.map((finding) => `${what}: ${finding}`))
 }
 
-function machine(): Record<string, unknown> {
+function machine (): Record<string, unknown> {
   const cpus = os.cpus()
   const git = (args: string[]) => {
     try {
@@ -400,7 +400,7 @@ function machine(): Record<string, unknown> {
   }
 }
 
-async function main(): Promise<void> {
+async function main (): Promise<void> {
   const settings = loadSettings()
   buildIfStale()
   const bench = new Bench(settings)

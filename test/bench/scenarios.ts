@@ -84,7 +84,7 @@ export const SCENARIOS: Scenario[] = [
   },
 ]
 
-export function scenario(name: string): Scenario {
+export function scenario (name: string): Scenario {
   const found = SCENARIOS.find((candidate) => candidate.name === name)
   if (found === undefined) throw new Error(`no scenario named ${name}`)
   return found

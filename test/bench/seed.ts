@@ -14,7 +14,7 @@ export const userId = (index: number) => `${USER_PREFIX}${String(index).padStart
  * priorities low 30% / medium 45% / high 25%, a few tag sets, half with a due date (from 30 days ago to 60 days
  * ahead), a tenth of those recurring, 60% with a description; created over the past days, oldest first.
  */
-export async function insertTasks(orm: Orm, prefix: string, users: number, tasksPerUser: number, firstUser = 1): Promise<void> {
+export async function insertTasks (orm: Orm, prefix: string, users: number, tasksPerUser: number, firstUser = 1): Promise<void> {
   const owner = users === 1 ? sql`${prefix}::text` : sql`${prefix}::text || lpad(u::text, 5, '0')`
   await orm.execute(sql`
     insert into tasks (id, user_id, title, description, completed, completed_at, priority, tags, due_date, recurrence, created_at, updated_at)
@@ -39,14 +39,14 @@ export async function insertTasks(orm: Orm, prefix: string, users: number, tasks
 }
 
 /** The main data set: `users` × `tasksPerUser`, plus one user with `bigUserTasks`; then statistics. */
-export async function seed(orm: Orm, counts: { users: number; tasksPerUser: number; bigUserTasks: number }): Promise<void> {
+export async function seed (orm: Orm, counts: { users: number; tasksPerUser: number; bigUserTasks: number }): Promise<void> {
   await insertTasks(orm, USER_PREFIX, counts.users, counts.tasksPerUser)
   await insertTasks(orm, BIG_USER, 1, counts.bigUserTasks)
   await vacuum(orm)
 }
 
 /** Grows the table to about `total` rows with users nobody logs in as, 100 tasks each, in chunks of 100,000. */
-export async function fillTo(orm: Orm, total: number, log: (line: string) => void): Promise<void> {
+export async function fillTo (orm: Orm, total: number, log: (line: string) => void): Promise<void> {
   const CHUNK_USERS = 1000
   let present = await countTasks(orm)
   let nextUser = 1
@@ -60,17 +60,17 @@ export async function fillTo(orm: Orm, total: number, log: (line: string) => voi
   await vacuum(orm)
 }
 
-export async function countTasks(orm: Orm): Promise<number> {
+export async function countTasks (orm: Orm): Promise<number> {
   const result = await orm.execute(sql`select count(*) as count from tasks`)
   return Number(rowsOf<{ count: string | number }>(result)[0]!.count)
 }
 
 /** Fresh statistics and a clean visibility map, so plans and index-only scans are as in a settled database. */
-export async function vacuum(orm: Orm): Promise<void> {
+export async function vacuum (orm: Orm): Promise<void> {
   await orm.execute(sql`vacuum (analyze) tasks`)
 }
 
 /** node-postgres answers `{ rows }`; PGlite too. */
-export function rowsOf<T>(result: unknown): T[] {
+export function rowsOf<T> (result: unknown): T[] {
   return (result as { rows: T[] }).rows
 }

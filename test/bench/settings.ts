@@ -40,7 +40,7 @@ export interface Settings {
 
 const DEFAULT_RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 
-export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+export function loadSettings (env: NodeJS.ProcessEnv = process.env): Settings {
   const number = (name: string, fallback: number, minimum = 1): number => {
     const text = env[name]
     if (text === undefined || text === '') return fallback

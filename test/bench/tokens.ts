@@ -8,7 +8,7 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose'
 const TOKEN_TTL_SECONDS = 6 * 60 * 60
 
 /** HS256 tokens as the project's own `npm run token` signs them: `sub` and `exp`, with the shared secret. */
-export function hs256Tokens(secret: string, userIds: string[]): string[] {
+export function hs256Tokens (secret: string, userIds: string[]): string[] {
   const sign = createSigner({ key: secret, algorithm: 'HS256', expiresIn: TOKEN_TTL_SECONDS * 1000 })
   return userIds.map((sub) => sign({ sub }))
 }
@@ -26,7 +26,7 @@ export interface JwksIssuer {
   close(): Promise<void>
 }
 
-export async function startJwksIssuer(): Promise<JwksIssuer> {
+export async function startJwksIssuer (): Promise<JwksIssuer> {
   const kid = 'bench-ed25519'
   const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true })
   const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'EdDSA', use: 'sig' }] })
@@ -50,7 +50,7 @@ export async function startJwksIssuer(): Promise<JwksIssuer> {
   }
 }
 
-function signEdDSA(key: CryptoKey, kid: string, issuer: string, sub: string): Promise<string> {
+function signEdDSA (key: CryptoKey, kid: string, issuer: string, sub: string): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
   return new SignJWT({ sub })
     .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })

@@ -11,7 +11,7 @@ export type Finding = string
  * LOG_LEVEL=trace (which logs every statement Drizzle sends) and looks for each of the ceiling's statements,
  * up to whitespace, among them.
  */
-export async function checkSql(tracingApi: Service, user: BenchUser, scenarios: Scenario[]): Promise<Finding[]> {
+export async function checkSql (tracingApi: Service, user: BenchUser, scenarios: Scenario[]): Promise<Finding[]> {
   for (const scenario of scenarios) await send(tracingApi, scenario.build([user], 0))
   await new Promise((resolve) => setTimeout(resolve, 200))
   const logged = new Set(
@@ -25,7 +25,7 @@ export async function checkSql(tracingApi: Service, user: BenchUser, scenarios: 
         } catch {
           return []
         }
-      }),
+      })
   )
   const expected: Record<string, Statement> = {
     list: listStatement(user.id, { status: 'all', priority: undefined, sort: 'created', order: 'desc' }, 20),
@@ -46,7 +46,7 @@ export async function checkSql(tracingApi: Service, user: BenchUser, scenarios: 
  * the header names, the values of the headers that matter and the body must agree. A write is sent to both: `create` makes two tasks that must
  * agree but for id and timestamps; `complete` on the API completes the task, on the ceiling finds it completed.
  */
-export async function checkParity(api: Service, ceiling: Service, users: BenchUser[], scenarios: Scenario[]): Promise<Finding[]> {
+export async function checkParity (api: Service, ceiling: Service, users: BenchUser[], scenarios: Scenario[]): Promise<Finding[]> {
   const findings: Finding[] = []
   for (const scenario of scenarios) {
     const spec = scenario.build(users, users.length + 1)
@@ -90,7 +90,7 @@ interface Answer {
   text: string
 }
 
-async function send(service: Service, spec: RequestSpec): Promise<Answer> {
+async function send (service: Service, spec: RequestSpec): Promise<Answer> {
   const response = await fetch(`${service.url}${spec.path}`, {
     method: spec.method,
     headers: { authorization: `Bearer ${spec.token}`, ...(spec.body !== undefined && { 'content-type': 'application/json' }) },

@@ -50,7 +50,7 @@ export type GeneratedTypesArePrecise = [
   Assert<Equals<IdempotencyKeyOf<paths['/api/tasks/{id}']['put']>, string | undefined>>,
   Assert<Equals<IdempotencyKeyOf<paths['/api/tasks/{id}/complete']['patch']>, string | undefined>>,
   Assert<Equals<IdempotencyKeyOf<paths['/api/tasks/{id}']['delete']>, string | undefined>>,
-  Assert<Equals<paths['/api/tasks']['post']['responses'][201]['headers']['Idempotency-Replayed'], 'true' | undefined>>,
+  Assert<Equals<paths['/api/tasks']['post']['responses'][201]['headers']['Idempotency-Replayed'], 'true' | undefined>>
 ]
 
 /** Tasks the flow creates: five of them match the list filters below, two do not. */
@@ -64,7 +64,7 @@ const SEED: TaskCreate[] = [
   { title: 'Golf sync', priority: 'high', tags: ['client'] },
 ]
 
-export async function runFlow({ baseUrl, user, otherUser }: FlowOptions): Promise<FlowResult> {
+export async function runFlow ({ baseUrl, user, otherUser }: FlowOptions): Promise<FlowResult> {
   const client = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${user.token}` } })
   const otherClient = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${otherUser.token}` } })
   const anonymous = createClient<paths>({ baseUrl })
@@ -169,7 +169,7 @@ export async function runFlow({ baseUrl, user, otherUser }: FlowOptions): Promis
     live: byId(listed.data),
     tombstoneIds: pulled.flatMap((change) => ('deleted' in change ? [change.id] : [])),
     incrementalHadUpdate: incremental.changes.some(
-      (change) => !('deleted' in change) && change.id === delta.id && change.title === renamed.data.title,
+      (change) => !('deleted' in change) && change.id === delta.id && change.title === renamed.data.title
     ),
   }
 
@@ -228,16 +228,16 @@ export async function runFlow({ baseUrl, user, otherUser }: FlowOptions): Promis
 }
 
 /** Compiles only if the response body really is a Task with these fields (not `unknown`, not `any`). */
-function summary(task: Task): { id: string; title: string; priority: Priority; tags: string[] } {
+function summary (task: Task): { id: string; title: string; priority: Priority; tags: string[] } {
   return { id: task.id, title: task.title, priority: task.priority, tags: task.tags }
 }
 
-function titleOf(task: Task): string {
+function titleOf (task: Task): string {
   return task.title
 }
 
 /** Tasks as the sync result compares them: id and title, ordered by id. */
-function byId(tasks: Task[]): { id: string; title: string }[] {
+function byId (tasks: Task[]): { id: string; title: string }[] {
   return tasks.map(({ id, title }) => ({ id, title })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 }
 
@@ -245,11 +245,11 @@ function byId(tasks: Task[]): { id: string; title: string }[] {
  * Pulls the change feed from `since` (from nothing when undefined), page after page while `has_more`, applying
  * each page to `replica` in order. Returns the `next` to store, every change received and each page's size.
  */
-async function pullChanges(
+async function pullChanges (
   client: Client<paths>,
   replica: Map<string, Task>,
   since: string | undefined,
-  limit: number,
+  limit: number
 ): Promise<{ next: string; changes: Change[]; pageSizes: number[] }> {
   const changes: Change[] = []
   const pageSizes: number[] = []
@@ -269,13 +269,13 @@ async function pullChanges(
 }
 
 /** A task replaces the replica's copy; a tombstone, the only change with `deleted`, removes it. */
-function applyChange(replica: Map<string, Task>, change: Change): void {
+function applyChange (replica: Map<string, Task>, change: Change): void {
   if ('deleted' in change) replica.delete(change.id)
   else replica.set(change.id, change)
 }
 
 /** A create sent with an Idempotency-Key (a typed header parameter of the operation), as its response said. */
-async function createWithKey(client: Client<paths>, body: TaskCreate, key: string): Promise<IdempotentAttempt> {
+async function createWithKey (client: Client<paths>, body: TaskCreate, key: string): Promise<IdempotentAttempt> {
   const { data, error, response } = await client.POST('/api/tasks', { body, params: { header: { 'idempotency-key': key } } })
   if (error) throw unexpected('POST /api/tasks with an Idempotency-Key', response, error)
   const { headers } = response
@@ -288,14 +288,14 @@ async function createWithKey(client: Client<paths>, body: TaskCreate, key: strin
   }
 }
 
-async function taskCount(client: Client<paths>): Promise<number> {
+async function taskCount (client: Client<paths>): Promise<number> {
   const { data, error, response } = await client.GET('/api/tasks/stats')
   if (error) throw unexpected('GET /api/tasks/stats', response, error)
   return data.total
 }
 
 /** The target of the first `rel="next"` link in an RFC 8288 Link header, or null. */
-export function nextLink(header: string | null): string | null {
+export function nextLink (header: string | null): string | null {
   for (const [, target, params] of (header ?? '').matchAll(/<([^>]*)>((?:\s*;\s*[^;,]+)*)/g)) {
     const rel = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))/i.exec(params ?? '')
     const relations = (rel?.[1] ?? rel?.[2] ?? '').toLowerCase().split(/\s+/)
@@ -305,7 +305,7 @@ export function nextLink(header: string | null): string | null {
 }
 
 /** An error answer as a Problem; the parameter type makes the compiler check the operation's error bodies. */
-function problem(result: { error?: Problem; response: Response }): SeenProblem {
+function problem (result: { error?: Problem; response: Response }): SeenProblem {
   if (result.error === undefined) throw new Error(`expected a problem, got ${result.response.status}`)
   const { status, title, detail, request_id } = result.error
   return {
@@ -318,7 +318,7 @@ function problem(result: { error?: Problem; response: Response }): SeenProblem {
 }
 
 /** A 422 answer: narrowed from the operation's error union to ValidationProblem by its `errors` list. */
-function validationProblem(result: { error?: Problem | ValidationProblem; response: Response }): SeenValidationProblem {
+function validationProblem (result: { error?: Problem | ValidationProblem; response: Response }): SeenValidationProblem {
   const { error } = result
   if (error === undefined || !('errors' in error)) throw new Error(`expected a validation problem, got ${result.response.status}`)
   const invalid: ValidationProblem = error
@@ -327,6 +327,6 @@ function validationProblem(result: { error?: Problem | ValidationProblem; respon
   return { ...problem(result), firstPath, paths: invalid.errors.map((fieldError) => fieldError.path) }
 }
 
-function unexpected(what: string, response: Response, error: Problem): Error {
+function unexpected (what: string, response: Response, error: Problem): Error {
   return new Error(`${what}: ${response.status} ${error.title}: ${error.detail}`)
 }

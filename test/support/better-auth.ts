@@ -47,7 +47,7 @@ type KeyRow = { id: string; privateKey: string; alg: string }
 type Tables = { jwks: KeyRow[] } & Record<string, unknown[]>
 const emptyTables = (): Tables => ({ user: [], session: [], account: [], verification: [], jwks: [] })
 
-function createAuth(baseURL: string, alg: BetterAuthAlgorithm, tables: Tables = emptyTables()) {
+function createAuth (baseURL: string, alg: BetterAuthAlgorithm, tables: Tables = emptyTables()) {
   return betterAuth({
     baseURL,
     secret: 'better-auth-test-secret-at-least-32-characters',
@@ -60,7 +60,7 @@ function createAuth(baseURL: string, alg: BetterAuthAlgorithm, tables: Tables = 
   })
 }
 
-async function signIn(auth: Auth, email: string): Promise<SignedIn> {
+async function signIn (auth: Auth, email: string): Promise<SignedIn> {
   const { headers, response } = await auth.api.signUpEmail({
     body: { email, password: 'correct horse battery staple', name: email },
     returnHeaders: true,
@@ -70,7 +70,7 @@ async function signIn(auth: Auth, email: string): Promise<SignedIn> {
   return { token, userId: response.user.id }
 }
 
-export async function startBetterAuth(t: Test, alg: BetterAuthAlgorithm = 'EdDSA'): Promise<BetterAuthServer> {
+export async function startBetterAuth (t: Test, alg: BetterAuthAlgorithm = 'EdDSA'): Promise<BetterAuthServer> {
   let requests = 0
   let down = false
   // Each instance holds its own keys; the JWKS publishes all of them, as Better Auth does during a rotation.
@@ -98,17 +98,17 @@ export async function startBetterAuth(t: Test, alg: BetterAuthAlgorithm = 'EdDSA
   return {
     baseURL,
     tokenFor: (email) => signIn(instances[0]!, email),
-    async rotate(email, rotatedAlg) {
+    async rotate (email, rotatedAlg) {
       const next = createAuth(baseURL, rotatedAlg)
       const signedIn = await signIn(next, email)
       instances.push(next)
       return signedIn
     },
     jwksRequests: () => requests,
-    setDown(value) {
+    setDown (value) {
       down = value
     },
-    async sign(claims, header = {}) {
+    async sign (claims, header = {}) {
       const row = tables.jwks[0]!
       const key = await importJWK(JSON.parse(row.privateKey) as JWK, row.alg)
       const now = Math.floor(Date.now() / 1000)
@@ -116,7 +116,7 @@ export async function startBetterAuth(t: Test, alg: BetterAuthAlgorithm = 'EdDSA
         .setProtectedHeader({ alg: row.alg, kid: row.id, ...header })
         .sign(key)
     },
-    async publicKey() {
+    async publicKey () {
       const { keys } = await instances[0]!.api.getJwks()
       return keys[0] as JWK
     },

@@ -24,7 +24,7 @@ const CHROMIUM_ARGS = [
  * Headless Chromium with a fresh, empty profile, closed and its profile removed when `t` ends. A missing
  * browser is an error, never a skip: a browser test that silently does not run proves nothing.
  */
-export async function launchChromium(t: Test): Promise<BrowserContext> {
+export async function launchChromium (t: Test): Promise<BrowserContext> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} not found: the browser tests need Debian's chromium (apt-get install chromium), which .ci/run installs`)
   }
@@ -51,7 +51,7 @@ export interface PageServer {
 }
 
 /** A tiny web server on a loopback port that serves one empty HTML page at every path: a stand-in frontend. */
-export async function servePage(t: Test): Promise<PageServer> {
+export async function servePage (t: Test): Promise<PageServer> {
   const server: Server = createServer((_request, response) => {
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
     response.end('<!doctype html><html><head><meta charset="utf-8"><title>frontend</title></head><body></body></html>')
@@ -71,16 +71,16 @@ export async function servePage(t: Test): Promise<PageServer> {
 /** What a page sees of a page-side `fetch`, plus the headers that actually came over the wire. */
 export type PageFetchResult =
   | {
-      ok: true
-      status: number
-      /** `response.headers.get(name)` in the page, for each name asked for: null when the page may not read it. */
-      headers: Record<string, string | null>
-      /** Every header name the page can read. */
-      readable: string[]
-      body: unknown
-      /** All response headers as the browser received them, before CORS hid any (lower-case names). */
-      wire: Record<string, string>
-    }
+    ok: true
+    status: number
+    /** `response.headers.get(name)` in the page, for each name asked for: null when the page may not read it. */
+    headers: Record<string, string | null>
+    /** Every header name the page can read. */
+    readable: string[]
+    body: unknown
+    /** All response headers as the browser received them, before CORS hid any (lower-case names). */
+    wire: Record<string, string>
+  }
   | { ok: false; name: string; message: string }
 
 export interface PageFetchRequest {
@@ -95,7 +95,7 @@ export interface PageFetchRequest {
  * page's script could see: the status, the named response headers, the parsed JSON body, or the error the
  * promise rejected with.
  */
-export async function fetchFromPage(page: Page, request: PageFetchRequest, headerNames: string[]): Promise<PageFetchResult> {
+export async function fetchFromPage (page: Page, request: PageFetchRequest, headerNames: string[]): Promise<PageFetchResult> {
   const url = new URL(request.url).href
   const method = request.method ?? 'GET'
   // Watched from outside the page, at the network level, to compare with what the page's script may read.
@@ -119,7 +119,7 @@ export async function fetchFromPage(page: Page, request: PageFetchRequest, heade
         return { ok: false as const, name: (error as Error).name, message: (error as Error).message }
       }
     },
-    { url, method, headers: request.headers ?? {}, body: request.body, headerNames },
+    { url, method, headers: request.headers ?? {}, body: request.body, headerNames }
   )
   if (!seen.ok) return seen
   return { ...seen, wire: await (await response).allHeaders() }
@@ -133,7 +133,7 @@ export interface PageProblems {
 }
 
 /** Collects a page's uncaught exceptions and console errors from now on. */
-export function watchProblems(page: Page): PageProblems {
+export function watchProblems (page: Page): PageProblems {
   const problems: PageProblems = { errors: [], consoleErrors: [] }
   page.on('pageerror', (error) => problems.errors.push(`${error.name}: ${error.message}`))
   page.on('console', (message) => {

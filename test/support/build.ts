@@ -12,7 +12,7 @@ const BUILT_SERVER = join(ROOT, 'dist/server.js')
 /** What `npm run build` compiles from. */
 const INPUTS = [join(ROOT, 'src'), join(ROOT, 'tsconfig.json')]
 
-function newestChange(path: string): number {
+function newestChange (path: string): number {
   const stat = statSync(path)
   if (!stat.isDirectory()) return stat.mtimeMs
   const files = readdirSync(path, { recursive: true, encoding: 'utf8' })
@@ -20,7 +20,7 @@ function newestChange(path: string): number {
 }
 
 /** When built: the build writes every output file, and with noEmitOnError a failed build writes none. */
-function builtAt(): number {
+function builtAt (): number {
   try {
     return statSync(BUILT_SERVER).mtimeMs
   } catch {
@@ -29,7 +29,7 @@ function builtAt(): number {
 }
 
 /** Runs `npm run build` when a file it reads changed after dist/ was built, or dist/ is missing. */
-export function buildIfStale(): void {
+export function buildIfStale (): void {
   if (Math.max(...INPUTS.map(newestChange)) <= builtAt()) return
   console.error('dist/ is missing or older than src/: building it (npm run build)')
   // Without the test runner's NODE_OPTIONS (its coverage and loader hooks): the compiler needs neither.

@@ -17,7 +17,7 @@ export const DRIVERS: DriverName[] = TEST_DATABASE_URL === undefined ? ['pglite'
  * A fresh, empty PostgreSQL database on the test server, dropped when `t` ends, so test files running in
  * parallel never see each other's rows or migrations.
  */
-export async function createPostgresDatabase(t: Test): Promise<string> {
+export async function createPostgresDatabase (t: Test): Promise<string> {
   if (TEST_DATABASE_URL === undefined) throw new Error('TEST_DATABASE_URL is not set')
   const name = `tasks_test_${randomBytes(6).toString('hex')}`
   await adminQuery(TEST_DATABASE_URL, `create database ${name}`)
@@ -28,7 +28,7 @@ export async function createPostgresDatabase(t: Test): Promise<string> {
 }
 
 /** One statement on its own connection, such as `create database`, which cannot run inside a pool's transaction. */
-export async function adminQuery(url: string, statement: string): Promise<void> {
+export async function adminQuery (url: string, statement: string): Promise<void> {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {
@@ -43,7 +43,7 @@ export async function adminQuery(url: string, statement: string): Promise<void> 
  * stand-in, so the production neon-http code runs against a real server. Server databases come migrated
  * (`migrated: false` leaves them empty), as an operator's `npm run db:migrate` would leave them.
  */
-export async function databaseUrlFor(t: Test, driver: DriverName, { migrated = true } = {}): Promise<string> {
+export async function databaseUrlFor (t: Test, driver: DriverName, { migrated = true } = {}): Promise<string> {
   if (driver === 'pglite') return 'memory://'
   const postgresUrl = await createPostgresDatabase(t)
   let url = postgresUrl
@@ -61,7 +61,7 @@ export async function databaseUrlFor(t: Test, driver: DriverName, { migrated = t
 }
 
 /** Runs `suite` once per available driver, each as its own subtest with its own database. */
-export function forEachDriver(t: Test, suite: (t: Test, databaseUrl: string, driver: DriverName) => Promise<void>): void {
+export function forEachDriver (t: Test, suite: (t: Test, databaseUrl: string, driver: DriverName) => Promise<void>): void {
   for (const driver of DRIVERS) {
     t.test(driver, async (t) => suite(t, await databaseUrlFor(t, driver), driver))
   }

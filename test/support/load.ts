@@ -38,7 +38,7 @@ export interface Exchange {
 }
 
 /** The key a status distribution counts an outcome under: `201`, `503`, `ECONNREFUSED`, `cut-off 200 (ECONNRESET)`. */
-export function outcomeKey(outcome: Outcome): string {
+export function outcomeKey (outcome: Outcome): string {
   switch (outcome.kind) {
     case 'response':
       return String(outcome.status)
@@ -59,12 +59,12 @@ const CLIENT_TIMEOUT_MS = 20_000
 export class KeepAliveClient {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 1 })
 
-  constructor(
+  constructor (
     private readonly port: number,
-    private readonly token: string,
+    private readonly token: string
   ) {}
 
-  send(method: string, path: string, body: unknown, requestId: string): Promise<Outcome> {
+  send (method: string, path: string, body: unknown, requestId: string): Promise<Outcome> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
     return new Promise((resolve) => {
       let settled = false
@@ -112,7 +112,7 @@ export class KeepAliveClient {
   }
 
   /** Closes the connection, idle or not. */
-  close(): void {
+  close (): void {
     this.agent.destroy()
   }
 }
@@ -134,7 +134,7 @@ export class Ledger {
   /** Acknowledged responses that contradict their request or an earlier acknowledgement (e.g. a stale read). */
   readonly disagreements: string[] = []
 
-  statusDistribution(exchanges: Exchange[] = this.exchanges): Record<string, number> {
+  statusDistribution (exchanges: Exchange[] = this.exchanges): Record<string, number> {
     const counts: Record<string, number> = {}
     for (const exchange of exchanges) {
       const key = outcomeKey(exchange.outcome)
@@ -143,7 +143,7 @@ export class Ledger {
     return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)))
   }
 
-  operationCounts(exchanges: Exchange[] = this.exchanges): Record<string, number> {
+  operationCounts (exchanges: Exchange[] = this.exchanges): Record<string, number> {
     const counts: Record<string, number> = {}
     for (const exchange of exchanges) counts[exchange.operation] = (counts[exchange.operation] ?? 0) + 1
     return counts
@@ -151,7 +151,7 @@ export class Ledger {
 }
 
 /** A small seeded PRNG (mulberry32): a failing run can be repeated with the seed it reports. */
-export function seededRandom(seed: number): () => number {
+export function seededRandom (seed: number): () => number {
   let state = seed >>> 0
   return () => {
     state = (state + 0x6d2b79f5) >>> 0
@@ -164,7 +164,7 @@ export function seededRandom(seed: number): () => number {
 
 const WORDS = ['milk', 'Straße', 'review', 'deploy', 'café', '日本語', 'call mum', 'taxes', 'plants', '🚀 launch']
 
-function isTask(body: unknown): body is TaskJson {
+function isTask (body: unknown): body is TaskJson {
   return typeof body === 'object' && body !== null && typeof (body as TaskJson).id === 'string'
 }
 
@@ -178,16 +178,16 @@ export class TaskClient {
   readonly live: string[] = []
   private sequence = 0
 
-  constructor(
+  constructor (
     readonly index: number,
     readonly userId: string,
     readonly http: KeepAliveClient,
     private readonly ledger: Ledger,
-    private readonly random: () => number,
+    private readonly random: () => number
   ) {}
 
   /** One request, chosen at random among those that make sense for the tasks this client has. */
-  step(): Promise<Exchange> {
+  step (): Promise<Exchange> {
     if (this.live.length < 3 || (this.live.length < 12 && this.random() < 0.25)) return this.create()
     const id = this.live[Math.floor(this.random() * this.live.length)]!
     const task = this.ledger.tasks.get(id)!
@@ -199,11 +199,11 @@ export class TaskClient {
     return this.remove(task)
   }
 
-  private title(): string {
+  private title (): string {
     return `${this.userId}/${this.index}/${this.sequence} ${WORDS[Math.floor(this.random() * WORDS.length)]}`
   }
 
-  private async exchange(operation: Operation, method: string, path: string, body: unknown, taskId?: string): Promise<[Exchange, Outcome]> {
+  private async exchange (operation: Operation, method: string, path: string, body: unknown, taskId?: string): Promise<[Exchange, Outcome]> {
     const requestId = `c${this.index}-${++this.sequence}`
     const startedAt = performance.now()
     const outcome = await this.http.send(method, path, body, requestId)
@@ -223,12 +223,12 @@ export class TaskClient {
     return [exchange, outcome]
   }
 
-  private disagree(exchange: Exchange, what: string): void {
+  private disagree (exchange: Exchange, what: string): void {
     this.ledger.disagreements.push(`${exchange.requestId} ${exchange.method} ${exchange.path}: ${what}`)
   }
 
   /** Records an acknowledged task response: the body is the task as stored by that write. */
-  private acknowledge(exchange: Exchange, outcome: Outcome, expected: { title: string; completed: boolean }): void {
+  private acknowledge (exchange: Exchange, outcome: Outcome, expected: { title: string; completed: boolean }): void {
     if (outcome.kind !== 'response' || !isTask(outcome.body)) return
     const task = outcome.body
     const etag = outcome.headers.etag
@@ -247,7 +247,7 @@ export class TaskClient {
     }
   }
 
-  async create(): Promise<Exchange> {
+  async create (): Promise<Exchange> {
     const title = this.title()
     const completed = this.random() < 0.2
     const body = { title, ...(this.random() < 0.5 && { description: `made by client ${this.index}` }), ...(completed && { completed }) }
@@ -261,7 +261,7 @@ export class TaskClient {
     return exchange
   }
 
-  async update(task: ExpectedTask): Promise<Exchange> {
+  async update (task: ExpectedTask): Promise<Exchange> {
     const title = this.title()
     const [exchange, outcome] = await this.exchange('update', 'PUT', `/api/tasks/${task.id}`, { title }, task.id)
     if (outcome.kind === 'response' && outcome.status === 200) this.acknowledge(exchange, outcome, { title, completed: task.completed })
@@ -269,7 +269,7 @@ export class TaskClient {
   }
 
   /** `completed` set: PATCH with that body (idempotent); undefined: PATCH without a body (a toggle). */
-  async complete(task: ExpectedTask, completed: boolean | undefined): Promise<Exchange> {
+  async complete (task: ExpectedTask, completed: boolean | undefined): Promise<Exchange> {
     const [exchange, outcome] =
       completed === undefined
         ? await this.exchange('toggle', 'PATCH', `/api/tasks/${task.id}/complete`, undefined, task.id)
@@ -281,7 +281,7 @@ export class TaskClient {
   }
 
   /** A read must return exactly the last acknowledged state: nothing else writes this task. */
-  async read(task: ExpectedTask): Promise<Exchange> {
+  async read (task: ExpectedTask): Promise<Exchange> {
     const [exchange, outcome] = await this.exchange('read', 'GET', `/api/tasks/${task.id}`, undefined, task.id)
     if (outcome.kind === 'response' && outcome.status === 200 && isTask(outcome.body)) {
       exchange.acknowledged = true
@@ -292,7 +292,7 @@ export class TaskClient {
     return exchange
   }
 
-  async remove(task: ExpectedTask): Promise<Exchange> {
+  async remove (task: ExpectedTask): Promise<Exchange> {
     const [exchange, outcome] = await this.exchange('delete', 'DELETE', `/api/tasks/${task.id}`, undefined, task.id)
     if (outcome.kind === 'response' && outcome.status === 204) {
       exchange.acknowledged = true
@@ -317,14 +317,14 @@ interface TaskRow {
  * acknowledged create is there unless its delete was acknowledged, acknowledged deletes are gone, nothing
  * unacknowledged appeared, and each task's title, completion and ETag (its version) are the last acknowledged.
  */
-export async function assertDatabaseMatches(t: Test, databaseUrl: string, ledger: Ledger, userIds: string[]): Promise<void> {
+export async function assertDatabaseMatches (t: Test, databaseUrl: string, ledger: Ledger, userIds: string[]): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl })
   await client.connect()
   let rows: TaskRow[]
   try {
     ;({ rows } = await client.query<TaskRow>(
       'select id, user_id, title, completed, completed_at, version from tasks where user_id = any($1::text[]) and deleted_at is null',
-      [userIds],
+      [userIds]
     ))
   } finally {
     await client.end()
@@ -356,7 +356,7 @@ export async function assertDatabaseMatches(t: Test, databaseUrl: string, ledger
 }
 
 /** p50/p95/p99/max of the exchanges' durations, in ms. */
-export function latencies(exchanges: Exchange[]): Record<string, number> {
+export function latencies (exchanges: Exchange[]): Record<string, number> {
   const durations = exchanges.map((exchange) => exchange.endedAt - exchange.startedAt).sort((a, b) => a - b)
   const at = (q: number) => Math.round(durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? 0)
   return { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: Math.round(durations.at(-1) ?? 0) }

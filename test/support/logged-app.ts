@@ -15,9 +15,9 @@ export interface LoggedApp {
 }
 
 /** The app as buildApp builds it, with the server's logger options, logging at `info` into memory for the test to read. */
-export async function buildLoggedApp(t: Test, env: Record<string, string | undefined> = {}, options: Omit<AppOptions, 'config'> = {}): Promise<LoggedApp> {
+export async function buildLoggedApp (t: Test, env: Record<string, string | undefined> = {}, options: Omit<AppOptions, 'config'> = {}): Promise<LoggedApp> {
   const lines: LogLine[] = []
-  const logStream = { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) }
+  const logStream = { write: (line: string) => { lines.push(JSON.parse(line) as LogLine) } }
   const app = await buildApp(t, { LOG_LEVEL: 'info', ...env }, { ...options, logStream })
   return { app, lines, linesOf: (response) => lines.filter((line) => line.reqId === response.headers['x-request-id']) }
 }
@@ -35,7 +35,7 @@ export interface Refusal {
  * `response`, a refusal of `token`, says why in its detail, and exactly one `info` line records the same reason
  * without the token or its signature.
  */
-export function assertRefusalLogged(t: Test, logged: LoggedApp, response: LightMyRequestResponse, token: string, refusal: Refusal): void {
+export function assertRefusalLogged (t: Test, logged: LoggedApp, response: LightMyRequestResponse, token: string, refusal: Refusal): void {
   t.equal((JSON.parse(response.body) as { detail?: unknown }).detail, refusal.detail, 'the detail says why')
   const lines = logged.linesOf(response)
   const refusals = lines.filter((line) => line.msg === 'token refused')

@@ -45,13 +45,13 @@ const ERROR_FIELDS = [
 
 /** A refusal of the request itself (not a PostgreSQL error). */
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor (readonly status: number, message: string) {
     super(message)
   }
 }
 
 /** Serves Neon's /sql protocol on 127.0.0.1 (random port) on top of a pg Pool to `postgresUrl`, and points the driver's global neonConfig.fetchEndpoint at it. */
-export async function startNeonStandIn(postgresUrl: string): Promise<NeonStandIn> {
+export async function startNeonStandIn (postgresUrl: string): Promise<NeonStandIn> {
   const pool = new pg.Pool({
     connectionString: postgresUrl,
     // Neon's compute runs in GMT; it matters wherever a value is read back as text.
@@ -62,7 +62,7 @@ export async function startNeonStandIn(postgresUrl: string): Promise<NeonStandIn
   // An idle connection dropped by the server is discarded by the pool; without a listener it would crash the process.
   pool.on('error', () => {})
 
-  const server = createServer((req, res) => void answer(pool, postgresUrl, req, res))
+  const server = createServer((req, res) => { void answer(pool, postgresUrl, req, res) })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sql`
@@ -73,7 +73,7 @@ export async function startNeonStandIn(postgresUrl: string): Promise<NeonStandIn
   return {
     connectionString: 'postgresql://neon:pw@ep-stand-in-123456.us-east-2.aws.neon.tech/neondb?sslmode=require',
     endpoint,
-    async close() {
+    async close () {
       const closed = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())))
       // The driver's fetch keeps connections alive; without this, close() would wait for them to time out.
       server.closeAllConnections()
@@ -87,7 +87,7 @@ export async function startNeonStandIn(postgresUrl: string): Promise<NeonStandIn
  * Neon drops a request whose client went away (its fetch aborted): a query still waiting for a connection never
  * runs, a running one is cancelled, and a batch is rolled back. So does the stand-in.
  */
-async function answer(pool: pg.Pool, postgresUrl: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function answer (pool: pg.Pool, postgresUrl: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const abandoned = new AbortController()
   res.on('close', () => res.writableFinished || abandoned.abort())
   const session = () => connectUnlessAbandoned(pool, postgresUrl, abandoned.signal)
@@ -98,29 +98,29 @@ async function answer(pool: pg.Pool, postgresUrl: string, req: IncomingMessage, 
 /** A pooled connection for one request, whose statement is cancelled if the client goes away; `done` stops that. */
 type Session = () => Promise<{ client: pg.PoolClient; done(): void }>
 
-async function connectUnlessAbandoned(pool: pg.Pool, postgresUrl: string, abandoned: AbortSignal): ReturnType<Session> {
+async function connectUnlessAbandoned (pool: pg.Pool, postgresUrl: string, abandoned: AbortSignal): ReturnType<Session> {
   const client = await pool.connect()
   if (abandoned.aborted) {
     client.release()
     throw new HttpError(400, 'Query cancelled, connection was terminated')
   }
-  const cancel = () => void cancelBackend(postgresUrl, (client as unknown as { processID: number }).processID)
+  const cancel = () => { void cancelBackend(postgresUrl, (client as unknown as { processID: number }).processID) }
   abandoned.addEventListener('abort', cancel, { once: true })
   // A lost connection also fails the statement running on it; without a listener it would be thrown.
   client.on('error', ignore)
   return {
     client,
-    done() {
+    done () {
       abandoned.removeEventListener('abort', cancel)
       client.removeListener('error', ignore)
     },
   }
 }
 
-function ignore(): void {}
+function ignore (): void {}
 
 /** What Neon's proxy sends PostgreSQL for a request its client dropped: a cancel request (here, its SQL form). */
-async function cancelBackend(postgresUrl: string, pid: number): Promise<void> {
+async function cancelBackend (postgresUrl: string, pid: number): Promise<void> {
   const canceller = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 1000 })
   canceller.on('error', () => {})
   try {
@@ -133,7 +133,7 @@ async function cancelBackend(postgresUrl: string, pid: number): Promise<void> {
   }
 }
 
-async function handle(session: Session, req: IncomingMessage): Promise<unknown> {
+async function handle (session: Session, req: IncomingMessage): Promise<unknown> {
   if (req.method !== 'POST' || req.url !== '/sql') throw new HttpError(404, 'not found')
   // The driver always asks for raw text; Neon's other mode (values converted to JSON types) is not mirrored.
   if (req.headers['neon-raw-text-output'] !== 'true') throw new HttpError(400, 'the stand-in only serves Neon-Raw-Text-Output: true')
@@ -162,7 +162,7 @@ async function handle(session: Session, req: IncomingMessage): Promise<unknown> 
 }
 
 /** A batch runs on one connection in one transaction, and rolls back on the first error, as on Neon. */
-async function runBatch(session: Session, req: IncomingMessage, queries: QueryData[], arrayMode: boolean): Promise<unknown[]> {
+async function runBatch (session: Session, req: IncomingMessage, queries: QueryData[], arrayMode: boolean): Promise<unknown[]> {
   const modes: string[] = []
   const isolation = req.headers['neon-batch-isolation-level']
   if (isolation !== undefined) {
@@ -191,7 +191,7 @@ async function runBatch(session: Session, req: IncomingMessage, queries: QueryDa
   }
 }
 
-async function runQuery(db: pg.PoolClient, { query, params = [], arrayMode }: QueryData, defaultArrayMode: boolean) {
+async function runQuery (db: pg.PoolClient, { query, params = [], arrayMode }: QueryData, defaultArrayMode: boolean) {
   // Neon runs every query with the extended protocol, so a multi-statement string fails with 42601.
   // pg would use the simple protocol for an empty `params`; `queryMode` (read by pg 8, missing from @types/pg) forces it.
   const config: pg.QueryArrayConfig & { queryMode: 'extended' } = {
@@ -216,7 +216,7 @@ async function runQuery(db: pg.PoolClient, { query, params = [], arrayMode }: Qu
   }
 }
 
-function errorResponse(error: unknown): [number, unknown] {
+function errorResponse (error: unknown): [number, unknown] {
   const message = error instanceof Error ? error.message : String(error)
   if (error instanceof pg.DatabaseError) {
     return [400, { message, ...Object.fromEntries(ERROR_FIELDS.map((field) => [field, error[field] ?? null])) }]

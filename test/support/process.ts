@@ -65,14 +65,14 @@ export interface RunningServer extends NodeProcess {
 }
 
 /** A fresh empty directory to run a process in (its `.env` and `.data/` land there), removed when `t` ends. */
-export async function tempDir(t: Test): Promise<string> {
+export async function tempDir (t: Test): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tasks-server-test-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   return dir
 }
 
 /** A port nobody listens on right now: bind port 0, read what the OS chose, let it go. */
-export async function freePort(): Promise<number> {
+export async function freePort (): Promise<number> {
   const server = createServer()
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -88,16 +88,16 @@ export async function freePort(): Promise<number> {
  * developer's shell, so a DATABASE_URL or a secret set there never leaks into a test, and neither does tap's
  * NODE_OPTIONS.
  */
-export function cleanEnv(vars: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+export function cleanEnv (vars: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH }
   if (process.env.TMPDIR !== undefined) env.TMPDIR = process.env.TMPDIR
   for (const [name, value] of Object.entries(vars)) if (value !== undefined) env[name] = value
   return env
 }
 
-export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export async function withTimeout<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
+  const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new Error(`${what}: no result after ${ms} ms`)), ms)
   })
   try {
@@ -111,7 +111,7 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
  * `node <script> …args` in `cwd`, with `--import tsx` for a .ts script, the way the npm scripts run it; killed when
  * `t` ends if still alive.
  */
-export function startNode(t: Test, script: string, args: string[], options: { cwd: string; env?: Record<string, string | undefined> }): NodeProcess {
+export function startNode (t: Test, script: string, args: string[], options: { cwd: string; env?: Record<string, string | undefined> }): NodeProcess {
   // tap re-adds its NODE_OPTIONS to every child it sees spawned; under them the tsx-loaded sources would be
   // merged into the coverage report as falsely 100% covered. `env -u` drops them, then execs node itself,
   // so signals still reach the server process directly.
@@ -151,7 +151,7 @@ export function startNode(t: Test, script: string, args: string[], options: { cw
     stderr: () => stderr,
     stderrLines: () => stderr.split('\n').filter((line) => line.trim() !== ''),
     logs,
-    async waitForLog(predicate, timeoutMs = 10_000) {
+    async waitForLog (predicate, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs
       for (;;) {
         const found = logs().find(predicate)
@@ -165,11 +165,11 @@ export function startNode(t: Test, script: string, args: string[], options: { cw
 }
 
 /** Runs a one-shot command to its end. */
-export async function runNode(
+export async function runNode (
   t: Test,
   script: string,
   args: string[],
-  options: { cwd: string; env?: Record<string, string | undefined> },
+  options: { cwd: string; env?: Record<string, string | undefined> }
 ): Promise<Exit & { stdout: string; stderr: string; stderrLines: string[] }> {
   const run = startNode(t, script, args, options)
   const exit = await withTimeout(run.exited, START_TIMEOUT_MS, `${script} ${args.join(' ')}`)
@@ -180,7 +180,7 @@ export async function runNode(
  * Starts dist/server.js on a free port (or env.PORT when given) and waits until GET /health answers 200.
  * Rejects with the server's stderr when it exits first, or after 20 s.
  */
-export async function startServer(t: Test, options: { cwd: string; env?: Record<string, string | undefined> }): Promise<RunningServer> {
+export async function startServer (t: Test, options: { cwd: string; env?: Record<string, string | undefined> }): Promise<RunningServer> {
   const port = options.env?.PORT !== undefined ? Number(options.env.PORT) : await freePort()
   const server = startNode(t, SCRIPTS.server, [], { cwd: options.cwd, env: { ...options.env, PORT: String(port) } })
   const url = `http://127.0.0.1:${port}`
@@ -206,7 +206,7 @@ export async function startServer(t: Test, options: { cwd: string; env?: Record<
     ...server,
     port,
     url,
-    stop() {
+    stop () {
       server.child.kill('SIGTERM')
       return withTimeout(server.exited, STOP_TIMEOUT_MS, 'the server after SIGTERM')
     },

@@ -11,7 +11,7 @@ export interface TcpProxy {
 }
 
 /** A loopback TCP proxy in front of a real server, so a test can take the database away and bring it back. */
-export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
+export async function startTcpProxy (targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const sockets = new Set<Socket>()
   let stalled = false
   const forward = (from: Socket, to: Socket) => from.on('data', (chunk) => stalled || to.write(chunk))
@@ -33,16 +33,16 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   const port = (server.address() as AddressInfo).port
   return {
     port,
-    async cut() {
+    async cut () {
       if (!server.listening) return
       const closed = new Promise((resolve) => server.close(resolve))
       for (const socket of sockets) socket.destroy()
       await closed
     },
-    stall() {
+    stall () {
       stalled = true
     },
-    async restore() {
+    async restore () {
       stalled = false
       if (!server.listening) await listen(port)
     },

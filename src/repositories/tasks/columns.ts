@@ -20,11 +20,11 @@ export const slot = (name: string) => sql.placeholder(name)
  * The caller's task with this id and, when the write is conditional, with one of the expected versions: bound as
  * one int[] literal (see targetValues), so that any number of If-Match tags is one statement.
  */
-export function target(conditional: boolean): SQL | undefined {
+export function target (conditional: boolean): SQL | undefined {
   return and(eq(tasks.id, slot('id')), eq(tasks.user_id, slot('userId')), live, conditional ? sql`${tasks.version} = any(${slot('expected')}::int[])` : undefined)
 }
 
 /** The values of target's placeholders; versions are integers (src/http/etag.ts), so the literal needs no quoting. */
-export function targetValues(userId: string, id: string, expected: ExpectedVersions): Record<string, unknown> {
+export function targetValues (userId: string, id: string, expected: ExpectedVersions): Record<string, unknown> {
   return expected === undefined ? { userId, id } : { userId, id, expected: `{${expected.join(',')}}` }
 }

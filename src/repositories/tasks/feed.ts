@@ -23,9 +23,9 @@ export class TaskFeed {
   private readonly fromNothing
   private readonly since
 
-  constructor(
+  constructor (
     private readonly orm: Orm,
-    statements: PreparedStatements,
+    statements: PreparedStatements
   ) {
     this.fromNothing = statements.single('tasks_changes_from_nothing', (name) => this.prepare(false, name))
     this.since = statements.single('tasks_changes_since', (name) => this.prepare(true, name))
@@ -62,7 +62,7 @@ export class TaskFeed {
    * have lost a tombstone it needs (FeedPositionPurgedError), unless the client began after it (the watermark is
    * below the floor). A token at or past it has lost nothing, however old, and whatever the clocks say.
    */
-  async changes(userId: string, { since, limit }: ChangesOptions): Promise<ChangesPage> {
+  async changes (userId: string, { since, limit }: ChangesOptions): Promise<ChangesPage> {
     const floor = since?.floor
     const after = since?.pass?.scan ?? since?.safe ?? FEED_START
     const prepared = floor === undefined ? this.fromNothing : this.since
@@ -83,13 +83,13 @@ export class TaskFeed {
       ? { safe, pass: { scan: { xid: BigInt(last!.change_xid), id: last!.id }, horizon: passHorizon }, floor: floor ?? readHorizon }
       : { safe: laterOf(safe, { xid: passHorizon, id: FEED_START.id }), floor: floor ?? readHorizon }
     const changes = changed.map((row): FeedTask | Tombstone =>
-      row.deleted_at === null ? feedTaskOf(row) : { id: row.id, deleted: true, deleted_at: new Date(row.deleted_at) },
+      row.deleted_at === null ? feedTaskOf(row) : { id: row.id, deleted: true, deleted_at: new Date(row.deleted_at) }
     )
     return { changes, next, hasMore }
   }
 
   /** A page of the feed, and the horizon and the purge's watermark in its snapshot, which a page needs even when it is empty. */
-  private prepare(withFloor: boolean, name: string) {
+  private prepare (withFloor: boolean, name: string) {
     const page = this.orm
       .select({ ...FEED_TASK_COLUMNS, deleted_at: tasks.deleted_at, change_xid: tasks.change_xid })
       .from(tasks)
@@ -99,8 +99,8 @@ export class TaskFeed {
           sql`(${tasks.change_xid}, ${tasks.id}) > (${slot('afterXid')}, ${slot('afterId')}::uuid)`,
           // A client starting from nothing has no use for tasks deleted before it began: before its first read
           // (whose snapshot sees the deletion), or below that read's horizon (the floor).
-          withFloor ? or(live, gte(tasks.change_xid, slot('floor'))) : live,
-        ),
+          withFloor ? or(live, gte(tasks.change_xid, slot('floor'))) : live
+        )
       )
       .orderBy(tasks.change_xid, tasks.id)
       .limit(slot('limit'))
@@ -116,11 +116,11 @@ export class TaskFeed {
 }
 
 /** Whether feed position `a` comes before `b` (ids compare as PostgreSQL compares uuids: as lower-case hex). */
-function precedes(a: FeedPosition, b: FeedPosition): boolean {
+function precedes (a: FeedPosition, b: FeedPosition): boolean {
   return a.xid < b.xid || (a.xid === b.xid && a.id < b.id)
 }
 
 /** The later of two feed positions. */
-function laterOf(a: FeedPosition, b: FeedPosition): FeedPosition {
+function laterOf (a: FeedPosition, b: FeedPosition): FeedPosition {
   return precedes(a, b) ? b : a
 }

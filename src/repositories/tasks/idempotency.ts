@@ -38,20 +38,20 @@ export class IdempotentWrites {
   private readonly recordedKey
   private readonly expiredKey
 
-  constructor(
+  constructor (
     private readonly orm: Orm,
-    private readonly statements: PreparedStatements,
+    private readonly statements: PreparedStatements
   ) {
     this.recordedKey = statements.single('idempotency_keys_live', (name) => orm.select().from(idempotencyKeys).where(liveKey).prepare(name))
     this.expiredKey = statements.single('idempotency_keys_expired', (name) =>
       orm
         .delete(idempotencyKeys)
         .where(and(sameKey, lte(idempotencyKeys.created_at, expiredBy)))
-        .prepare(name),
+        .prepare(name)
     )
   }
 
-  async run(userId: string, write: WriteShape, values: Record<string, unknown>, claim: IdempotencyClaim): Promise<WriteResult> {
+  async run (userId: string, write: WriteShape, values: Record<string, unknown>, claim: IdempotencyClaim): Promise<WriteResult> {
     for (let attempt = 1; ; attempt++) {
       try {
         // A miss may be a concurrent first request's doing: it held the row, changed it and recorded the key
@@ -69,7 +69,7 @@ export class IdempotentWrites {
   }
 
   /** The write, the lookup of its key and the key's record in one statement, prepared once per shape. */
-  private async runClaimed(userId: string, write: WriteShape, values: Record<string, unknown>, claim: IdempotencyClaim): Promise<WriteResult> {
+  private async runClaimed (userId: string, write: WriteShape, values: Record<string, unknown>, claim: IdempotencyClaim): Promise<WriteResult> {
     const prepared = this.statements.shaped('tasks_keyed_write', { write, withBody: claim.status !== 204 }, this.prepare)
     const [row] = await prepared.execute({ ...values, ...claimValues(userId, claim) }).catch(recurrenceWithoutDueDate)
     if (row?.existing) return recordedResponse(row.existing)
@@ -97,14 +97,14 @@ export class IdempotentWrites {
   }
 
   /** The record of the caller's key, when it is live. */
-  private async recordedResponse(userId: string, claim: IdempotencyClaim): Promise<RecordedResponse | undefined> {
+  private async recordedResponse (userId: string, claim: IdempotencyClaim): Promise<RecordedResponse | undefined> {
     const [stored] = await this.recordedKey.execute(claimValues(userId, claim))
     return stored && recordedResponse(stored)
   }
 }
 
 /** A claim's values for its statements' placeholders; keys recorded at or before `keyExpiredBy` are expired. */
-function claimValues(userId: string, claim: IdempotencyClaim): Record<string, unknown> {
+function claimValues (userId: string, claim: IdempotencyClaim): Record<string, unknown> {
   return {
     userId,
     idempotencyKey: claim.key,
@@ -116,6 +116,6 @@ function claimValues(userId: string, claim: IdempotencyClaim): Record<string, un
 }
 
 /** A stored record as the first response: its task is the written row as JSON, mapped like any other row. */
-function recordedResponse(row: IdempotencyKeyRow): RecordedResponse {
+function recordedResponse (row: IdempotencyKeyRow): RecordedResponse {
   return new RecordedResponse(row.fingerprint, row.status, row.task === null ? null : taskOf(row.task as TaskRow))
 }

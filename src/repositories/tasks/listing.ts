@@ -50,12 +50,12 @@ const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (character) =>
  * count of all matching tasks, in one statement. Tasks without a due date come last in both orders.
  */
 export class TaskListing {
-  constructor(
+  constructor (
     private readonly orm: Orm,
-    private readonly statements: PreparedStatements,
+    private readonly statements: PreparedStatements
   ) {}
 
-  async list(userId: string, options: ListOptions): Promise<Page> {
+  async list (userId: string, options: ListOptions): Promise<Page> {
     const { status = 'all', priority, tag, q, due_before, due_after, sort = 'created', order = DEFAULT_ORDER[sort] } = options
     const { limit = DEFAULT_LIMIT, after } = options
     const shape: ListShape = {
@@ -114,7 +114,7 @@ export class TaskListing {
       shape.tag ? arrayContains(tasks.tags, slot('tags')) : undefined,
       shape.q ? or(ilike(tasks.title, slot('pattern')), ilike(tasks.description, slot('pattern'))) : undefined,
       shape.due_before ? lt(tasks.due_date, slot('dueBefore')) : undefined,
-      shape.due_after ? gte(tasks.due_date, slot('dueAfter')) : undefined,
+      shape.due_after ? gte(tasks.due_date, slot('dueAfter')) : undefined
     )
     const beyond = sql.raw(order === 'asc' ? '>' : '<')
     const keyed = sql`(${key}, ${tasks.id}) ${beyond} (${slot('afterKey')}::${sql.raw(type)}, ${slot('afterId')}::uuid)`

@@ -18,7 +18,7 @@ type Column = keyof typeof COLUMNS
 const FRESH: Column[] = ['completed', 'completed_at', 'next_task_id', 'version', 'created_at', 'updated_at', 'deleted_at', 'change_xid']
 
 /** A column's default as SQL in a select list, where `default` cannot be written. */
-function defaultOf(column: PgColumn): SQL {
+function defaultOf (column: PgColumn): SQL {
   const value: unknown = column.default
   if (value === undefined) return sql`null`
   if (is(value, SQL)) return value
@@ -41,7 +41,7 @@ const END_OF_SERIES = sql`'9999-01-01T00:00:00Z'`
  * that lacks it: Jan 31 → Feb 28 → Mar 31; Feb 29, 2028 → Feb 28, 2029 → … → Feb 29, 2032. A series from
  * before the day was kept falls on its due date's day. The series ends in year 9999.
  */
-export function completing(orm: Orm, set: PgUpdateSetSource<typeof tasks>, changes: FieldsShape, conditional: boolean): WriteStatement {
+export function completing (orm: Orm, set: PgUpdateSetSource<typeof tasks>, changes: FieldsShape, conditional: boolean): WriteStatement {
   const locked = orm.$with('target').as(orm.select().from(tasks).where(target(conditional)).for('update'))
   const stored = locked as unknown as Record<Column, SQLWrapper>
   // A field as the write leaves it: the one it sets (typed, as a bare placeholder has no type here), or the stored one.
@@ -77,9 +77,9 @@ export function completing(orm: Orm, set: PgUpdateSetSource<typeof tasks>, chang
           .select(occurrence as Record<Column, SQL>)
           .from(locked)
           .crossJoinLateral(due)
-          .where(and(not(stored.completed), isNotNull(recurrence), isNull(stored.next_task_id), lt(dueDate, END_OF_SERIES))) as never,
+          .where(and(not(stored.completed), isNotNull(recurrence), isNull(stored.next_task_id), lt(dueDate, END_OF_SERIES))) as never
       )
-      .returning({ id: tasks.id }),
+      .returning({ id: tasks.id })
   )
   const statement = orm
     .update(tasks)

@@ -14,7 +14,7 @@ export type TaskRow = RowOf<Task>
  * three drivers have `all()`; the type they share does not declare it. Every row read this way is mapped by one
  * of the mappers below, made from the table's columns.
  */
-export function rowsOf<Row>(prepared: PgPreparedQuery<PreparedQueryConfig>, values: Record<string, unknown>): Promise<Row[]> {
+export function rowsOf<Row> (prepared: PgPreparedQuery<PreparedQueryConfig>, values: Record<string, unknown>): Promise<Row[]> {
   return (prepared as unknown as { all(values: Record<string, unknown>): Promise<Row[]> }).all(values)
 }
 
@@ -30,7 +30,7 @@ const DECODERS: Partial<Record<PgColumn['dataType'], string>> = { date: 'dateOf'
  * (one allocation of a fixed shape), with no per-row look-up of the columns; and a column added to the table is
  * mapped without an edit here.
  */
-function mapperOf<Columns extends Record<string, PgColumn>, T>(columns: Columns): (row: RowOf<T>) => T {
+function mapperOf<Columns extends Record<string, PgColumn>, T> (columns: Columns): (row: RowOf<T>) => T {
   const properties = Object.entries(columns).map(([name, column]) => {
     const read = `row[${JSON.stringify(name)}]`
     const decoder = DECODERS[column.dataType]

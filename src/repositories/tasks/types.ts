@@ -37,11 +37,11 @@ export interface IdempotencyClaim {
 
 /** The first response to a request whose `Idempotency-Key` a later one reused. */
 export class RecordedResponse {
-  constructor(
+  constructor (
     readonly fingerprint: string,
     readonly status: number,
     /** The task the response carried; null for a response without a body. */
-    readonly task: Task | null,
+    readonly task: Task | null
   ) {}
 }
 

@@ -10,7 +10,7 @@ import type { TaskFields } from './types.js'
 export type FieldsShape = { [K in keyof TaskFields]?: K extends 'completed' ? boolean : 'value' | 'null' }
 
 /** The shape of these fields: part of a write's shape. */
-export function fieldsShape(fields: Partial<TaskFields>): FieldsShape {
+export function fieldsShape (fields: Partial<TaskFields>): FieldsShape {
   const shape: Record<string, boolean | 'value' | 'null'> = {}
   for (const name of (Object.keys(fields) as (keyof TaskFields)[]).sort()) {
     const value = fields[name]
@@ -27,7 +27,7 @@ export const givenFields = (shape: FieldsShape) => Object.keys(shape) as (keyof 
  * A field's value in a prepared write's SQL: a placeholder that the column encodes (arrays and dates as
  * PostgreSQL reads them), or SQL null, which column encoders do not take.
  */
-export function fieldValue(shape: FieldsShape, name: keyof TaskFields): SQL | Param {
+export function fieldValue (shape: FieldsShape, name: keyof TaskFields): SQL | Param {
   return shape[name] === 'null' ? sql`null` : sql.param(slot(name), tasks[name])
 }
 
@@ -35,7 +35,7 @@ export function fieldValue(shape: FieldsShape, name: keyof TaskFields): SQL | Pa
 export const fieldValues = (shape: FieldsShape) => Object.fromEntries(givenFields(shape).map((name) => [name, shape[name] === 'null' ? sql`null` : slot(name)]))
 
 /** The placeholder value of a write's series day (see seriesDayWritten): the due date's day of month in UTC. */
-export function seriesDayValue(fields: Partial<TaskFields>): { recurrenceDay?: number } {
+export function seriesDayValue (fields: Partial<TaskFields>): { recurrenceDay?: number } {
   return fields.due_date ? { recurrenceDay: fields.due_date.getUTCDate() } : {}
 }
 
@@ -45,7 +45,7 @@ export function seriesDayValue(fields: Partial<TaskFields>): { recurrenceDay?: n
  * sending the due date it read, Feb 28 of a series on the 31st, does not move the series); null without a due
  * date. Undefined when the write leaves the due date alone.
  */
-export function seriesDayWritten(shape: FieldsShape, storedDueDate: SQLWrapper, storedDay: SQLWrapper): SQL | undefined {
+export function seriesDayWritten (shape: FieldsShape, storedDueDate: SQLWrapper, storedDay: SQLWrapper): SQL | undefined {
   if (shape.due_date === undefined) return undefined
   if (shape.due_date === 'null') return sql`null`
   return sql`case when ${storedDueDate} is distinct from ${fieldValue(shape, 'due_date')} then ${slot('recurrenceDay')}::smallint else ${storedDay} end`

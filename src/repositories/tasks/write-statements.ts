@@ -45,7 +45,7 @@ const TOGGLE = {
 export const TOMBSTONE = { deleted_at: sql`now()`, ...CHANGED } satisfies UpdateSet
 
 /** The SQL of a write of this shape, with placeholders for its values. */
-export function writeStatement(orm: Orm, shape: WriteShape): WriteStatement {
+export function writeStatement (orm: Orm, shape: WriteShape): WriteStatement {
   switch (shape.write) {
     case 'create':
       return inserting(orm, shape.fields)
@@ -58,7 +58,7 @@ export function writeStatement(orm: Orm, shape: WriteShape): WriteStatement {
   }
 }
 
-function inserting(orm: Orm, fields: FieldsShape): WriteStatement {
+function inserting (orm: Orm, fields: FieldsShape): WriteStatement {
   return {
     with: [],
     // `title` is named first for the insert's type, which requires one; fieldValues sets it again.
@@ -81,7 +81,7 @@ function inserting(orm: Orm, fields: FieldsShape): WriteStatement {
  * changes, so a retried write is a no-op; `completed_at` is set when `completed` turns true and cleared when it
  * turns false. Only a write that may complete the task can create a next occurrence.
  */
-function changing(orm: Orm, changes: FieldsShape, conditional: boolean): WriteStatement {
+function changing (orm: Orm, changes: FieldsShape, conditional: boolean): WriteStatement {
   const changed = or(...givenFields(changes).map((field) => sql`${tasks[field]} is distinct from ${fieldValue(changes, field)}`))
   const set = {
     ...fieldValues(changes),
@@ -96,12 +96,12 @@ function changing(orm: Orm, changes: FieldsShape, conditional: boolean): WriteSt
   return changes.completed === true ? completing(orm, set, changes, conditional) : updating(orm, set, conditional)
 }
 
-function updating(orm: Orm, set: UpdateSet, conditional: boolean): WriteStatement {
+function updating (orm: Orm, set: UpdateSet, conditional: boolean): WriteStatement {
   return { with: [], statement: orm.update(tasks).set(set).where(target(conditional)).returning(TASK_COLUMNS) }
 }
 
 /** A write's error as the repository reports it: a recurrence left without a due date is the caller's. */
-export function recurrenceWithoutDueDate(error: unknown): never {
+export function recurrenceWithoutDueDate (error: unknown): never {
   if (violatedConstraint(error) === RECURRENCE_NEEDS_DUE_DATE) throw new RecurrenceWithoutDueDateError('recurrence needs a due_date', { cause: error })
   throw error
 }

@@ -19,9 +19,9 @@ export class TaskWrites {
   private readonly idempotent: IdempotentWrites
   private readonly clearCompleted
 
-  constructor(
+  constructor (
     private readonly orm: Orm,
-    private readonly statements: PreparedStatements,
+    private readonly statements: PreparedStatements
   ) {
     this.idempotent = new IdempotentWrites(orm, statements)
     this.clearCompleted = statements.single('tasks_clear_completed', (name) =>
@@ -30,40 +30,40 @@ export class TaskWrites {
         .set(TOMBSTONE)
         .where(and(eq(tasks.user_id, slot('userId')), live, eq(tasks.completed, true)))
         .returning({ id: tasks.id })
-        .prepare(name),
+        .prepare(name)
     )
   }
 
-  async create(userId: string, fields: Pick<TaskFields, 'title'> & Partial<TaskFields>, claim?: IdempotencyClaim): Promise<Task | RecordedResponse> {
+  async create (userId: string, fields: Pick<TaskFields, 'title'> & Partial<TaskFields>, claim?: IdempotencyClaim): Promise<Task | RecordedResponse> {
     const values = { ...fields, ...seriesDayValue(fields), id: uuidv7(), userId }
     return (await this.run(userId, { write: 'create', fields: fieldsShape(fields) }, values, claim))!
   }
 
   /** Applies the given fields; see write-statements.ts for what moves with them. */
-  async update(userId: string, id: string, changes: Partial<TaskFields>, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
+  async update (userId: string, id: string, changes: Partial<TaskFields>, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
     const shape: WriteShape = { write: 'update', fields: fieldsShape(changes), conditional: expected !== undefined }
     const values = { ...changes, ...seriesDayValue(changes), ...targetValues(userId, id, expected), ...(changes.completed === true && { spawnId: uuidv7() }) }
     return this.run(userId, shape, values, claim)
   }
 
   /** Flips `completed` in one statement, so two concurrent toggles cannot both read the same old value. */
-  async toggleCompleted(userId: string, id: string, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
+  async toggleCompleted (userId: string, id: string, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
     const values = { ...targetValues(userId, id, expected), spawnId: uuidv7() }
     return this.run(userId, { write: 'toggle', conditional: expected !== undefined }, values, claim)
   }
 
   /** Leaves a tombstone for sync; every other query treats the task as gone. */
-  async delete(userId: string, id: string, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
+  async delete (userId: string, id: string, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
     return this.run(userId, { write: 'delete', conditional: expected !== undefined }, targetValues(userId, id, expected), claim)
   }
 
   /** Deletes the caller's completed tasks (leaving tombstones) and says how many. */
-  async deleteCompleted(userId: string): Promise<number> {
+  async deleteCompleted (userId: string): Promise<number> {
     return (await this.clearCompleted.execute({ userId })).length
   }
 
   /** Runs a write in one statement; with a claim, the statement records the key too (see IdempotentWrites). */
-  private async run(userId: string, shape: WriteShape, values: Record<string, unknown>, claim: IdempotencyClaim | undefined): Promise<WriteResult> {
+  private async run (userId: string, shape: WriteShape, values: Record<string, unknown>, claim: IdempotencyClaim | undefined): Promise<WriteResult> {
     if (claim !== undefined) return this.idempotent.run(userId, shape, values, claim)
     const prepared = this.statements.shaped('tasks_write', shape, this.prepare)
     const [row] = await rowsOf<TaskRow>(prepared, values).catch(recurrenceWithoutDueDate)

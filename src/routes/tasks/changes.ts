@@ -46,7 +46,7 @@ const changesRoute: FastifyPluginAsync<ChangesRouteOptions> = async (plugin, { o
         throw error instanceof FeedPositionPurgedError ? new HttpProblem(410, PURGED) : error
       })
       return { changes: page.changes, next: syncTokens.encode(request.userId, page.next), has_more: page.hasMore }
-    },
+    }
   )
 }
 

@@ -55,7 +55,7 @@ const collectionRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { userInP
       reply.header('x-total-count', String(page.total))
       if (page.next) reply.header('link', nextPageLink(request.url, cursors.encode(request.userId, page.next, ordering)))
       return page.tasks
-    },
+    }
   )
 
   fastify.post(
@@ -76,7 +76,7 @@ const collectionRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { userInP
         },
       },
     },
-    async (request, reply) => sendWrite(idempotency, request, reply, 201, (claim) => repository.create(request.userId, taskFields(request.body), claim)),
+    async (request, reply) => sendWrite(idempotency, request, reply, 201, (claim) => repository.create(request.userId, taskFields(request.body), claim))
   )
 
   fastify.get(
@@ -92,7 +92,7 @@ const collectionRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { userInP
         response: { 200: jsonResponse('api', 'The counts.', ref(TaskStats)), ...apiProblems({ owned: userInPath }) },
       },
     },
-    async (request) => repository.stats(request.userId),
+    async (request) => repository.stats(request.userId)
   )
 
   fastify.delete(
@@ -108,7 +108,7 @@ const collectionRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { userInP
         response: { 200: jsonResponse('api', 'How many tasks were deleted.', ref(TaskDeletion)), ...apiProblems({ owned: userInPath, write: true }) },
       },
     },
-    async (request) => ({ deleted: await repository.deleteCompleted(request.userId) }),
+    async (request) => ({ deleted: await repository.deleteCompleted(request.userId) })
   )
 }
 

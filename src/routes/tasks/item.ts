@@ -26,7 +26,7 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
    * `If-Match` the caller's task no longer satisfies, 412 with the task's current ETag. Always throws; a hit
    * never calls it (`task ?? (await missing(…))`), so the usual request costs no extra promise.
    */
-  async function missing(userId: string, id: string, expected?: ExpectedVersions): Promise<never> {
+  async function missing (userId: string, id: string, expected?: ExpectedVersions): Promise<never> {
     if (expected !== undefined) {
       const current = await repository.get(userId, id)
       if (current !== undefined) {
@@ -39,11 +39,11 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
   }
 
   /** A write to the task the path names, under the request's `If-Match`; a miss is answered by `missing`. */
-  function sendTaskWrite(
+  function sendTaskWrite (
     request: TaskWriteRequest,
     reply: FastifyReply,
     status: 200 | 204,
-    write: (expected: ExpectedVersions, claim: IdempotencyClaim | undefined) => Promise<WriteResult>,
+    write: (expected: ExpectedVersions, claim: IdempotencyClaim | undefined) => Promise<WriteResult>
   ): Promise<FastifyReply> {
     const expected = ifMatchVersions(request.headers['if-match'])
     return sendWrite(idempotency, request, reply, status, (claim) => write(expected, claim), () => missing(request.userId, request.params.id, expected))
@@ -72,7 +72,7 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
       const task = (await repository.get(userId, params.id)) ?? (await missing(userId, params.id))
       reply.header('etag', etagOf(task))
       return ifNoneMatchMatches(headers['if-none-match'], task) ? reply.code(304).send() : task
-    },
+    }
   )
 
   fastify.put(
@@ -97,7 +97,7 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
     async (request, reply) => {
       const { userId, params, body } = request
       return sendTaskWrite(request, reply, 200, (expected, claim) => repository.update(userId, params.id, taskFields(body), expected, claim))
-    },
+    }
   )
 
   fastify.delete(
@@ -117,7 +117,7 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
         },
       },
     },
-    async (request, reply) => sendTaskWrite(request, reply, 204, (expected, claim) => repository.delete(request.userId, request.params.id, expected, claim)),
+    async (request, reply) => sendTaskWrite(request, reply, 204, (expected, claim) => repository.delete(request.userId, request.params.id, expected, claim))
   )
 
   fastify.patch(
@@ -149,9 +149,9 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
       return sendTaskWrite(request, reply, 200, (expected, claim) =>
         body.completed === undefined
           ? repository.toggleCompleted(userId, params.id, expected, claim)
-          : repository.update(userId, params.id, { completed: body.completed }, expected, claim),
+          : repository.update(userId, params.id, { completed: body.completed }, expected, claim)
       )
-    },
+    }
   )
 }
 

@@ -9,7 +9,7 @@ const UserId = Type.String({ minLength: 1, maxLength: MAX_USER_ID_LENGTH, descri
  * What differs between the two path styles: `/api/tasks…`, and `/api/{user_id}/tasks…` (the original plan's
  * style, where the path names the owner, who must be the caller): operation ids and path parameters.
  */
-export function pathStyle(userInPath: boolean) {
+export function pathStyle (userInPath: boolean) {
   return {
     userInPath,
     operationId: (name: string) => (userInPath ? `${name}ForUser` : name),

@@ -14,9 +14,9 @@ const positionOf = ([xid, id]: [string, string]): FeedPosition => ({ xid: BigInt
 
 /** Sync tokens: sealed, and bound to their user (see OpaqueTokens). */
 export class SyncTokens {
-  constructor(private readonly tokens: OpaqueTokens) {}
+  constructor (private readonly tokens: OpaqueTokens) {}
 
-  encode(userId: string, token: FeedToken): string {
+  encode (userId: string, token: FeedToken): string {
     const { safe, pass, floor } = token
     return this.tokens.seal(contextOf(userId), {
       s: positionText(safe),
@@ -26,7 +26,7 @@ export class SyncTokens {
   }
 
   /** The token a client sent as `since`: 422 when it is not one of the caller's; 410 for one from before sealing. */
-  decode(userId: string, text: string): FeedToken {
+  decode (userId: string, text: string): FeedToken {
     const fields = this.tokens.open(contextOf(userId), text)
     const pass = fields?.p
     const valid =
@@ -54,7 +54,7 @@ const contextOf = (userId: string) => `sync\0${userId}`
  * position (`x`, `i`) and a floor (`f`). Its fields cannot be trusted, but sending the client back to a sync from
  * nothing (410, which clients handle, where a 422 would leave them stuck) is safe and tells it nothing.
  */
-function isUnsealed(text: string): boolean {
+function isUnsealed (text: string): boolean {
   const fields = objectOf(Buffer.from(text, 'base64url').toString('utf8'))
   return fields !== undefined && ['u', 'x', 'i', 'f'].every((name) => typeof fields[name] === 'string')
 }

@@ -10,14 +10,14 @@ import { RecordedResponse, RecurrenceWithoutDueDateError, type IdempotencyClaim,
  * (403, 404 or 412, from `missing`), else send the task with its ETag: 201 with its Location, 200, or 204 empty.
  * A create cannot miss, so it passes no `missing`.
  */
-export async function sendWrite(
+export async function sendWrite (
   idempotency: IdempotentWrites,
   request: FastifyRequest,
   reply: FastifyReply,
   status: 201,
   write: (claim: IdempotencyClaim | undefined) => Promise<Task | RecordedResponse>,
 ): Promise<FastifyReply>
-export async function sendWrite(
+export async function sendWrite (
   idempotency: IdempotentWrites,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -25,13 +25,13 @@ export async function sendWrite(
   write: (claim: IdempotencyClaim | undefined) => Promise<WriteResult>,
   missing: () => Promise<never>,
 ): Promise<FastifyReply>
-export async function sendWrite(
+export async function sendWrite (
   idempotency: IdempotentWrites,
   request: FastifyRequest,
   reply: FastifyReply,
   status: 200 | 201 | 204,
   write: (claim: IdempotencyClaim | undefined) => Promise<WriteResult>,
-  missing?: () => Promise<never>,
+  missing?: () => Promise<never>
 ): Promise<FastifyReply> {
   const claim = idempotency.claim(request, status)
   const written = await idempotency.once(request, claim, () => write(claim)).catch(recurrenceProblem)
@@ -44,7 +44,7 @@ export async function sendWrite(
  * The database refused a write that would leave a recurrence without a due date (checked in the write itself):
  * a validation problem, whichever write it was.
  */
-function recurrenceProblem(error: unknown): never {
+function recurrenceProblem (error: unknown): never {
   if (!(error instanceof RecurrenceWithoutDueDateError)) throw error
   throw invalidRequest([{ path: '/body/recurrence', message: 'needs a due_date: set one, or set recurrence to null' }])
 }
