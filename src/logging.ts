@@ -11,7 +11,19 @@ const REDACTED = '[Redacted]'
  * `detail`, `where` or `internalQuery`, which quote rows and values; nor the `params` some drivers attach) and
  * a socket error's, which say where the connection went.
  */
-const NAMING_FIELDS = ['code', 'severity', 'schema', 'table', 'column', 'dataType', 'constraint', 'routine', 'syscall', 'address', 'port'] as const
+const NAMING_FIELDS = [
+  'code',
+  'severity',
+  'schema',
+  'table',
+  'column',
+  'dataType',
+  'constraint',
+  'routine',
+  'syscall',
+  'address',
+  'port',
+] as const
 
 /** Causes deeper than this are left out (a cause chain can be circular). */
 const MAX_CAUSES = 5

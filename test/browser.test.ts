@@ -16,7 +16,10 @@ const REQUEST_ID = /^[0-9a-f-]{36}$/
 const frontend = await servePage(t)
 const otherPort = await servePage(t)
 // Side by side, as both take a moment. Without a browser the file fails, saying which package to install.
-const [browser, app] = await Promise.all([launchChromium(t), buildApp(t, { CORS_ORIGINS: frontend.origin, RATE_LIMIT_MAX: String(RATE_LIMIT_MAX) })])
+const [browser, app] = await Promise.all([
+  launchChromium(t),
+  buildApp(t, { CORS_ORIGINS: frontend.origin, RATE_LIMIT_MAX: String(RATE_LIMIT_MAX) }),
+])
 const api = await listen(app)
 
 async function createTasks (user: string, titles: string[]): Promise<TaskJson[]> {

@@ -112,7 +112,11 @@ const VALID_TOKENS: Partial<Record<TokenName, User>> = { fuzzer: FUZZER, bystand
 type Owner = 'fuzzer' | 'victim' | 'bystander'
 type Spelling = 'as is' | 'upper case' | 'in braces' | 'urn:uuid:' | 'percent-encoded' | 'no hyphens' | 'trailing junk' | 'truncated' | 'twice'
 /** `raw` goes into the path as it is; `text` is percent-encoded first. */
-type IdSpec = { task: Owner; index: number; spelling: Spelling } | { uuid: string; spelling: Spelling } | { text: string | Long } | { raw: string }
+type IdSpec =
+  | { task: Owner; index: number; spelling: Spelling }
+  | { uuid: string; spelling: Spelling }
+  | { text: string | Long }
+  | { raw: string }
 type Route = 'collection' | 'stats' | 'item' | 'complete'
 type PathSpec = { route: Route; user: string | Long | null; id: IdSpec | null; suffix: string } | { path: string }
 type CursorSpec = { pooled: number } | { sort: string | null; order: string | null; key: unknown; id: string }
@@ -222,13 +226,24 @@ const dateText = fc.oneof(
 )
 
 /** Mostly one of `valid`, sometimes one of `invalid`. */
-const mostly = <T, U>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<U>) => fc.oneof({ weight: 6, arbitrary: valid }, { weight: 1, arbitrary: invalid })
+const mostly = <T, U>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<U>) =>
+  fc.oneof({ weight: 6, arbitrary: valid }, { weight: 1, arbitrary: invalid })
 
 const tag = mostly(fc.constantFrom('work', 'home', 'Work', ' WORK ', 'errands', 'urgent', '%', '_', "o'clock"), text)
-const tags = fc.oneof({ weight: 6, arbitrary: fc.array(tag, { maxLength: 5 }) }, { weight: 1, arbitrary: fc.array(tag, { minLength: 18, maxLength: 45 }) })
+const tags = fc.oneof(
+  { weight: 6, arbitrary: fc.array(tag, { maxLength: 5 }) },
+  { weight: 1, arbitrary: fc.array(tag, { minLength: 18, maxLength: 45 }) }
+)
 
 /** Any JSON value of another type than the field takes. */
-const wrongType = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 2 }))
+const wrongType = fc.oneof(
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.string(), { maxLength: 3 }),
+  fc.dictionary(fc.string(), fc.string(), { maxKeys: 2 })
+)
 /** A field of a task body: mostly of its type, now and then of another; absent as often as `absent` says. */
 const field = <T>(valid: fc.Arbitrary<T>, absent = 2) =>
   fc.option(fc.oneof({ weight: 12, arbitrary: valid }, { weight: 1, arbitrary: wrongType }), { freq: absent, nil: undefined })
@@ -258,7 +273,10 @@ const taskBody = fc
     )
   )
   // Computed keys make own properties, so `__proto__` is sent as a field, as an attacker would send it.
-  .map(([fields, extra]) => Object.fromEntries([...Object.entries(fields).filter(([, value]) => value !== undefined), ...Object.entries(extra)]))
+  .map(([fields, extra]) => Object.fromEntries([
+    ...Object.entries(fields).filter(([, value]) => value !== undefined),
+    ...Object.entries(extra),
+  ]))
 
 const completionBody = fc.oneof(
   fc.record({ completed: field(fc.boolean()) }),

@@ -55,7 +55,10 @@ const TASKS: Input[] = [
   { title: 'another plain one' },
 ]
 
-/** What the contract stores: title and description trimmed (a blank description is none); tags trimmed, lower-cased, de-duplicated in order. */
+/**
+ * What the contract stores: title and description trimmed (a blank description is none); tags trimmed,
+ * lower-cased, de-duplicated in order.
+ */
 function stored (input: Input): { title: string; description: string | null; tags: string[] } {
   const tags = (input.tags ?? []).map((tag) => tag.trim().toLowerCase())
   return {
@@ -126,7 +129,9 @@ forEachDriver(t, async (t, databaseUrl) => {
     }
     const listed = json<Task[]>(await app.inject({ url: '/api/tasks?limit=500', headers: as(USER) }))
     t.same(
-      listed.map((task) => ({ title: task.title, description: task.description, tags: task.tags })).sort((a, b) => (a.title < b.title ? -1 : 1)),
+      listed
+        .map((task) => ({ title: task.title, description: task.description, tags: task.tags }))
+        .sort((a, b) => (a.title < b.title ? -1 : 1)),
       [...EXPECTED].sort((a, b) => (a.title < b.title ? -1 : 1)),
       'the list holds exactly what was sent'
     )

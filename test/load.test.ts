@@ -41,7 +41,13 @@ t.test(`${CLIENTS} clients for ${LOAD_SECONDS} s on PostgreSQL: every acknowledg
   const tokens = new Map(users.map((user) => [user, tokenFor(user, {}, { expiresIn: (LOAD_SECONDS + 600) * 1000 })]))
   const clients = Array.from({ length: CLIENTS }, (_, index) => {
     const user = users[index % users.length]!
-    return new TaskClient(index, user, new KeepAliveClient(server.port, tokens.get(user)!), ledger, seededRandom(Math.floor(random() * 2 ** 32)))
+    return new TaskClient(
+      index,
+      user,
+      new KeepAliveClient(server.port, tokens.get(user)!),
+      ledger,
+      seededRandom(Math.floor(random() * 2 ** 32))
+    )
   })
   t.teardown(() => clients.forEach((client) => client.http.close()))
 

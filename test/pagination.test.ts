@@ -32,7 +32,13 @@ function model (tasks: Task[], query: Query): Task[] {
   const sort = query.sort ?? 'created'
   const direction = (query.order ?? DEFAULT_ORDER[sort]) === 'asc' ? 1 : -1
   const key = (task: Task): string | number | null =>
-    ({ created: task.created_at, updated: task.updated_at, title: task.title.toLowerCase(), due_date: task.due_date, priority: PRIORITY_RANK[task.priority] })[sort]
+    ({
+      created: task.created_at,
+      updated: task.updated_at,
+      title: task.title.toLowerCase(),
+      due_date: task.due_date,
+      priority: PRIORITY_RANK[task.priority],
+    })[sort]
   const compare = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0)
   return tasks
     .filter((task) => (query.status ?? 'all') === 'all' || task.completed === (query.status === 'completed'))
@@ -130,7 +136,8 @@ forEachDriver(t, async (t, databaseUrl) => {
     await app.inject({ method: 'POST', url: '/api/tasks', headers: auth, payload: { title: 'newcomer' } })
     const next = /^<([^>]+)>/.exec(first.headers.link as string)![1]!
     const page2 = json<Task[]>(await app.inject({ url: next, headers: auth }))
-    const ascending = [...stored].sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : 1))
+    const ascending = [...stored].sort((a, b) =>
+      (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : 1))
     t.same(page2.map((task) => task.id), ascending.slice(5, 10).map((task) => task.id))
   })
 

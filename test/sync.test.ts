@@ -629,8 +629,10 @@ t.test('410 exactly when the purge took a tombstone the token still needs, whate
     let clockMs = Date.now()
     const app = await buildApp(t, { DATABASE_URL: databaseUrl, SYNC_RETENTION: '1 day' }, { now: () => new Date(clockMs) })
     /** The purge's watermark: the highest feed position it has deleted. */
-    const watermark = async () => (await app.db.orm.select({ xid: feedWatermark.purged_xid, id: feedWatermark.purged_id }).from(feedWatermark))[0]!
-    const positionOf = async (id: string) => (await app.db.orm.select({ xid: tasks.change_xid, id: tasks.id }).from(tasks).where(eq(tasks.id, id)))[0]!
+    const watermark = async () =>
+      (await app.db.orm.select({ xid: feedWatermark.purged_xid, id: feedWatermark.purged_id }).from(feedWatermark))[0]!
+    const positionOf = async (id: string) =>
+      (await app.db.orm.select({ xid: tasks.change_xid, id: tasks.id }).from(tasks).where(eq(tasks.id, id)))[0]!
     const atOrAfter = (a: { xid: bigint; id: string }, b: { xid: bigint; id: string }) => a.xid > b.xid || (a.xid === b.xid && a.id >= b.id)
     const expect410 = (response: LightMyRequestResponse, label: string) => {
       t.equal(response.statusCode, 410, label)

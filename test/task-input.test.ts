@@ -33,7 +33,9 @@ t.test('tags: a huge list is refused before it is normalised, at once; the docum
 
 t.test('description: the input schemas allow what the server accepts, an empty or blank string (stored as null)', async (t) => {
   const app = await buildApp(t)
-  const document = json<{ components: { schemas: Record<string, { properties: Record<string, { minLength?: number; description?: string }> }> } }>(
+  const document = json<{
+    components: { schemas: Record<string, { properties: Record<string, { minLength?: number; description?: string }> }> }
+  }>(
     await app.inject({ url: '/docs/json' })
   )
   const created = await app.inject({ method: 'POST', url: '/api/tasks', headers: bearer('ann'), payload: { title: 'x', description: '' } })

@@ -39,7 +39,10 @@ export interface ExpectedClaims {
 export const malformed = () => new TokenRejection('malformed', 'The token is not a well-formed JWT.')
 const expired = () => new TokenRejection('expired', 'The token has expired.')
 export const notYetValid = (claim: 'nbf' | 'iat') =>
-  new TokenRejection('not_yet_valid', `The token is not valid yet: its ${claim === 'nbf' ? 'nbf (not before)' : 'iat (issued at)'} is in the future.`)
+  new TokenRejection(
+    'not_yet_valid',
+    `The token is not valid yet: its ${claim === 'nbf' ? 'nbf (not before)' : 'iat (issued at)'} is in the future.`
+  )
 export const noSubject = () => new TokenRejection('no_subject', 'The token has no subject (sub).')
 const badSignature = () => new TokenRejection('signature', "The token's signature does not verify.")
 const notValid = () => new TokenRejection('invalid', 'The token is not valid.')

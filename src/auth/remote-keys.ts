@@ -30,7 +30,11 @@ export function remoteKeys (url: URL, { timeoutMs, cooldownMs, nowMs, log }: Rem
   async function fetchKeys (): Promise<void> {
     try {
       // No redirects: the keys come from the configured URL or not at all.
-      const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } })
+      const response = await fetch(url, {
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+        headers: { accept: 'application/json' },
+      })
       if (response.status !== 200) throw new Error(`the JWKS answered ${response.status}`)
       // createLocalJWKSet checks the shape and throws on anything but a key set.
       cached = createLocalJWKSet((await response.json()) as JSONWebKeySet)

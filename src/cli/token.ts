@@ -8,6 +8,8 @@ if (userId === undefined || userId === '') exitWith('Usage: npm run token -- <us
 const config = await withDevSecret(loadConfigOrExit())
 const { BETTER_AUTH_SECRET } = config
 if (BETTER_AUTH_SECRET === undefined) {
-  exitWith('Configuration error: BETTER_AUTH_SECRET: npm run token needs it when NODE_ENV=production (no development secret is generated there)')
+  exitWith(
+    'Configuration error: BETTER_AUTH_SECRET: npm run token needs it when NODE_ENV=production (no development secret is generated there)'
+  )
 }
 console.log(mintToken({ ...config, BETTER_AUTH_SECRET }, userId))

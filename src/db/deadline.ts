@@ -52,7 +52,12 @@ export function poolWithDeadline (config: pg.PoolConfig): pg.Pool {
   return pool
 }
 
-function queryWithin (pool: pg.Pool, answers: { lastAt: number }, query: pg.QueryConfig, values: unknown[] | undefined): Promise<pg.QueryResult> {
+function queryWithin (
+  pool: pg.Pool,
+  answers: { lastAt: number },
+  query: pg.QueryConfig,
+  values: unknown[] | undefined
+): Promise<pg.QueryResult> {
   const askedAt = performance.now()
   // Every connection the pool may open is open and in use: this query waits for one to be given back.
   const queued = pool.idleCount === 0 && pool.totalCount >= (pool.options.max as number)

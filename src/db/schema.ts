@@ -1,5 +1,19 @@
 import { sql } from 'drizzle-orm'
-import { bigint, boolean, check, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uuid, type PgColumn } from 'drizzle-orm/pg-core'
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  smallint,
+  text,
+  timestamp,
+  uuid,
+  type PgColumn,
+} from 'drizzle-orm/pg-core'
 
 export const PRIORITIES = ['low', 'medium', 'high'] as const
 export const RECURRENCES = ['daily', 'weekly', 'monthly', 'yearly'] as const
@@ -110,7 +124,10 @@ export const idempotencyKeys = pgTable(
     // From the application's clock, which the expiry and the purge compare against.
     created_at: timestamptz('created_at').notNull(),
   },
-  (table) => [primaryKey({ name: IDEMPOTENCY_KEY, columns: [table.user_id, table.key] }), index('idempotency_keys_created_at_idx').on(table.created_at)]
+  (table) => [
+    primaryKey({ name: IDEMPOTENCY_KEY, columns: [table.user_id, table.key] }),
+    index('idempotency_keys_created_at_idx').on(table.created_at),
+  ]
 )
 
 export type IdempotencyKeyRow = typeof idempotencyKeys.$inferSelect

@@ -37,8 +37,9 @@ export function answerClientError (error: Error & { code?: string }, socket: Soc
       request_id: requestId,
     })
     socket.write(
-      `HTTP/1.1 ${status} ${title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `X-Request-Id: ${requestId}\r\n${ANSWER_HEADER_LINES}Connection: close\r\n\r\n${body}`
+      `HTTP/1.1 ${status} ${title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\n` +
+        `${ANSWER_HEADER_LINES}Connection: close\r\n\r\n${body}`
     )
   }
   socket.destroy(error)

@@ -67,7 +67,10 @@ const auth: FastifyPluginAsync = async (fastify) => {
   const nowMs = () => fastify.now().getTime()
   const verifyWithJwks = jwks === undefined ? undefined : jwksVerifier(jwks, JWT_CLOCK_TOLERANCE, nowMs, fastify.log)
   const accepted = [...(BETTER_AUTH_SECRET !== undefined ? ['HS256'] : []), ...(verifyWithJwks !== undefined ? JWKS_ALGORITHMS : [])]
-  const algorithmRefused = new TokenRejection('algorithm', `The token's algorithm (alg) is not one this API accepts: ${accepted.join(', ')}.`)
+  const algorithmRefused = new TokenRejection(
+    'algorithm',
+    `The token's algorithm (alg) is not one this API accepts: ${accepted.join(', ')}.`
+  )
 
   /** The token's claims once its signature and standard claims check out; else throws why it is refused. */
   async function verify (token: string): Promise<Claims> {
@@ -89,9 +92,14 @@ const auth: FastifyPluginAsync = async (fastify) => {
     // Both libraries require a sub to be present, whatever its type.
     if (sub === '') throw noSubject()
     if (typeof sub !== 'string') throw new TokenRejection('subject', "The token's subject (sub) is not a string.")
-    if (sub.length > MAX_USER_ID_LENGTH) throw new TokenRejection('subject', `The token's subject (sub) is longer than ${MAX_USER_ID_LENGTH} characters.`)
+    if (sub.length > MAX_USER_ID_LENGTH) {
+      throw new TokenRejection('subject', `The token's subject (sub) is longer than ${MAX_USER_ID_LENGTH} characters.`)
+    }
     if (!STORABLE_TEXT.test(sub)) {
-      throw new TokenRejection('subject', `The token's subject (sub) ${PATTERN_MESSAGES[STORABLE_TEXT_PATTERN]}: it could not be stored as sent.`)
+      throw new TokenRejection(
+        'subject',
+        `The token's subject (sub) ${PATTERN_MESSAGES[STORABLE_TEXT_PATTERN]}: it could not be stored as sent.`
+      )
     }
     // Neither library rejects an iat in the future; such a token is forged or from a broken clock.
     if (iat !== undefined && typeof iat !== 'number') throw numericDateExpected('iat')

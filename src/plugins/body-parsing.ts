@@ -38,7 +38,10 @@ const bodyParsing: FastifyPluginAsync = async (fastify) => {
 
 /** A 415 that says what to send instead. */
 export function unsupportedMediaType (request: FastifyRequest): HttpProblem {
-  return new HttpProblem(415, `Unsupported Media Type: ${request.headers['content-type'] ?? 'none'}. Send the body as JSON, with Content-Type: application/json.`)
+  return new HttpProblem(
+    415,
+    `Unsupported Media Type: ${request.headers['content-type'] ?? 'none'}. Send the body as JSON, with Content-Type: application/json.`
+  )
 }
 
 export default fp(bodyParsing, { name: 'body-parsing', dependencies: ['env'] })

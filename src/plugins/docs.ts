@@ -8,13 +8,21 @@ import { OCCASIONAL_HEADERS, SHARED_PROBLEMS } from '../schemas/responses.js'
 import { DOCUMENT_SECURITY_HEADERS } from './security-headers.js'
 
 /** Shown in Swagger UI's Authorize dialog: where a token comes from, then what the API checks in it. */
-const BEARER_DESCRIPTION = `Paste the token alone, without \`Bearer \`. Where to get one:
-
-- **Development:** \`npm start\` (\`NODE_ENV\` not \`production\`) prints one at startup, for the user \`dev-user\`: \`Development token for user "dev-user": …\`.
-- **Any user:** \`npm run token -- <user-id>\` prints one for that user, signed with \`BETTER_AUTH_SECRET\` (or the development secret in \`.data/dev-secret\`).
-- **Production:** Better Auth issues them: \`GET /api/auth/token\` on the Better Auth server (its JWT plugin), with a signed-in session.
-
-A JWT (RFC 7519) signed with HS256 by the shared secret, or by a key of the Better Auth server’s JWKS (EdDSA, ES256, ES512, RS256, PS256). Verified following the JWT best practices of RFC8725: an allow-list of algorithms per key type (never \`none\`, never an HMAC with a public key), \`exp\` required, \`nbf\`/\`iat\` not in the future, \`iss\`/\`aud\` checked when configured, \`sub\` names the caller.`
+const BEARER_DESCRIPTION = [
+  'Paste the token alone, without `Bearer `. Where to get one:',
+  '',
+  '- **Development:** `npm start` (`NODE_ENV` not `production`) prints one at startup, for the user `dev-user`: ' +
+    '`Development token for user "dev-user": …`.',
+  '- **Any user:** `npm run token -- <user-id>` prints one for that user, signed with `BETTER_AUTH_SECRET` ' +
+    '(or the development secret in `.data/dev-secret`).',
+  '- **Production:** Better Auth issues them: `GET /api/auth/token` on the Better Auth server (its JWT plugin), with a signed-in session.',
+  '',
+  'A JWT (RFC 7519) signed with HS256 by the shared secret, ' +
+    'or by a key of the Better Auth server’s JWKS (EdDSA, ES256, ES512, RS256, PS256). ' +
+    'Verified following the JWT best practices of RFC8725: ' +
+    'an allow-list of algorithms per key type (never `none`, never an HMAC with a public key), `exp` required, ' +
+    '`nbf`/`iat` not in the future, `iss`/`aud` checked when configured, `sub` names the caller.',
+].join('\n')
 
 /**
  * The OpenAPI 3.1 document, built from the routes' TypeBox schemas, at /docs/json, and Swagger UI at /docs.

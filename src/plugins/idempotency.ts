@@ -30,7 +30,9 @@ export class IdempotentWrites {
   claim (request: FastifyRequest, status: number): IdempotencyClaim | undefined {
     const key = request.headers['idempotency-key']
     if (typeof key !== 'string') return undefined
-    const fingerprint = createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(canonical(request.body ?? null))}`).digest('base64url')
+    const fingerprint = createHash('sha256')
+      .update(`${request.method} ${request.url}\n${JSON.stringify(canonical(request.body ?? null))}`)
+      .digest('base64url')
     return { key, fingerprint, status, now: this.now() }
   }
 
@@ -57,7 +59,10 @@ export class IdempotentWrites {
   /** Sends the first response again, or refuses a key reused for another request. */
   replay (reply: FastifyReply, recorded: RecordedResponse, claim: IdempotencyClaim): FastifyReply {
     if (recorded.fingerprint !== claim.fingerprint) {
-      throw invalidRequest([{ path: '/headers/idempotency-key', message: 'was used for another request (method, path or body): use a new key for a new request' }])
+      throw invalidRequest([{
+        path: '/headers/idempotency-key',
+        message: 'was used for another request (method, path or body): use a new key for a new request',
+      }])
     }
     return sendTask(reply.header('idempotency-replayed', 'true'), recorded.status, recorded.task)
   }

@@ -53,7 +53,8 @@ const DATABASE_FAULT_ANSWERS: Record<DatabaseFault, { status: number; retryAfter
   'outcome-unknown': {
     status: 504,
     detail:
-      'The database did not answer in time after the change was sent, so whether it was saved is unknown. Read it again before retrying, or retry with the same Idempotency-Key: a change is never applied twice.',
+      'The database did not answer in time after the change was sent, so whether it was saved is unknown. ' +
+        'Read it again before retrying, or retry with the same Idempotency-Key: a change is never applied twice.',
   },
 }
 
@@ -61,7 +62,11 @@ const problems: FastifyPluginAsync = async (fastify) => {
   fastify.setErrorHandler(sendErrorProblem)
   // RFC 9112 §3.2. Node's own check (turned off in src/app.ts) answers a bare 400 without a body or request id.
   fastify.addHook('onRequest', (request, _reply, done) => {
-    done(request.headers.host === undefined && request.raw.httpVersion === '1.1' ? new HttpProblem(400, 'An HTTP/1.1 request must have a Host header.') : undefined)
+    done(
+      request.headers.host === undefined && request.raw.httpVersion === '1.1'
+        ? new HttpProblem(400, 'An HTTP/1.1 request must have a Host header.')
+        : undefined
+    )
   })
   fastify.setNotFoundHandler((request, reply) =>
     sendProblem(request, reply, 404, `No route ${request.method} ${request.url.split('?')[0]}`)
@@ -73,11 +78,19 @@ const problems: FastifyPluginAsync = async (fastify) => {
  * says what would be accepted where Ajv's words do not (a pattern, a choice, a date-time's offset).
  */
 function fieldError (context: string, issue: FastifySchemaValidationError): Static<typeof FieldError> {
-  const params = issue.params as { missingProperty?: string; additionalProperty?: string; allowedValues?: unknown[]; format?: string; pattern?: string }
+  const params = issue.params as {
+    missingProperty?: string
+    additionalProperty?: string
+    allowedValues?: unknown[]
+    format?: string
+    pattern?: string
+  }
   const property = params.missingProperty ?? params.additionalProperty
   const path = `/${context}${issue.instancePath}${property === undefined ? '' : `/${property}`}`
   if (params.additionalProperty !== undefined) return { path, message: 'is not a known field' }
-  if (issue.keyword === 'enum') return { path, message: `must be one of ${(params.allowedValues ?? []).map((value) => JSON.stringify(value)).join(', ')}` }
+  if (issue.keyword === 'enum') {
+    return { path, message: `must be one of ${(params.allowedValues ?? []).map((value) => JSON.stringify(value)).join(', ')}` }
+  }
   // What an HTML datetime-local input sends (2026-12-01T10:00) has no offset, and so names no instant.
   if (issue.keyword === 'format' && params.format === 'date-time') return { path, message: DATE_TIME_MESSAGE }
   const patternMessage = issue.keyword === 'pattern' ? PATTERN_MESSAGES[params.pattern as string] : undefined
@@ -85,6 +98,7 @@ function fieldError (context: string, issue: FastifySchemaValidationError): Stat
   return { path, message: issue.message as string }
 }
 
-const DATE_TIME_MESSAGE = 'must be an RFC 3339 date-time with an offset (Z or ±hh:mm), such as 2026-12-01T09:00:00Z or 2026-12-01T10:00:00+01:00'
+const DATE_TIME_MESSAGE =
+  'must be an RFC 3339 date-time with an offset (Z or ±hh:mm), such as 2026-12-01T09:00:00Z or 2026-12-01T10:00:00+01:00'
 
 export default fp(problems, { name: 'problems' })

@@ -44,7 +44,10 @@ const rateLimit: FastifyPluginAsync = async (fastify) => {
       return userId === undefined ? `ip:${request.ip}` : `user:${userId}`
     },
     errorResponseBuilder: (_request, context) =>
-      new HttpProblem(context.statusCode, `Too many requests: at most ${context.max} per ${formatDuration(windowMs, true)}; retry in ${context.after}.`),
+      new HttpProblem(
+        context.statusCode,
+        `Too many requests: at most ${context.max} per ${formatDuration(windowMs, true)}; retry in ${context.after}.`
+      ),
   })
   fastify.decorate('limitRate', fastify.rateLimit())
 }

@@ -23,7 +23,12 @@ export class PurgeRepository {
       .where(lt(tasks.deleted_at, before))
       .limit(batch)
       .for('update', { skipLocked: true })
-    const purged = this.orm.$with('purged').as(this.orm.delete(tasks).where(inArray(tasks.id, expired)).returning({ xid: tasks.change_xid, id: tasks.id }))
+    const purged = this.orm.$with('purged').as(
+      this.orm
+        .delete(tasks)
+        .where(inArray(tasks.id, expired))
+        .returning({ xid: tasks.change_xid, id: tasks.id })
+    )
     const highest = this.orm.$with('highest').as(this.orm.select().from(purged).orderBy(desc(purged.xid), desc(purged.id)).limit(1))
     const advanced = this.orm.$with('advanced').as(
       this.orm

@@ -3,7 +3,19 @@ import { preparedStatementsOf } from './prepared-statements.js'
 import { TaskFeed } from './tasks/feed.js'
 import { TaskListing } from './tasks/listing.js'
 import { TaskReads } from './tasks/reads.js'
-import type { ChangesOptions, ChangesPage, ExpectedVersions, IdempotencyClaim, ListOptions, Page, RecordedResponse, Task, TaskFields, TaskStats, WriteResult } from './tasks/types.js'
+import type {
+  ChangesOptions,
+  ChangesPage,
+  ExpectedVersions,
+  IdempotencyClaim,
+  ListOptions,
+  Page,
+  RecordedResponse,
+  Task,
+  TaskFields,
+  TaskStats,
+  WriteResult,
+} from './tasks/types.js'
 import { TaskWrites } from './tasks/writes.js'
 
 export * from './tasks/types.js'
@@ -53,11 +65,21 @@ export class TaskRepository {
     return this.reads.belongsToAnotherUser(userId, id)
   }
 
-  create (userId: string, fields: Pick<TaskFields, 'title'> & Partial<TaskFields>, claim?: IdempotencyClaim): Promise<Task | RecordedResponse> {
+  create (
+    userId: string,
+    fields: Pick<TaskFields, 'title'> & Partial<TaskFields>,
+    claim?: IdempotencyClaim
+  ): Promise<Task | RecordedResponse> {
     return this.writes.create(userId, fields, claim)
   }
 
-  update (userId: string, id: string, changes: Partial<TaskFields>, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
+  update (
+    userId: string,
+    id: string,
+    changes: Partial<TaskFields>,
+    expected?: ExpectedVersions,
+    claim?: IdempotencyClaim
+  ): Promise<WriteResult> {
     return this.writes.update(userId, id, changes, expected, claim)
   }
 

@@ -40,7 +40,8 @@ const healthRoutes: FastifyPluginAsync = async (fastify) => {
         operationId: 'getReadiness',
         tags: ['operations'],
         summary: 'Readiness: the database answers',
-        description: `Asks the database, giving up after ${READY_TIMEOUT_MS / 1000} seconds: for readiness probes. Public and not rate limited.`,
+        description:
+          `Asks the database, giving up after ${READY_TIMEOUT_MS / 1000} seconds: for readiness probes. Public and not rate limited.`,
         security: [],
         querystring: NoQuery,
         response: {

@@ -70,7 +70,9 @@ export function compactDocument<T extends OpenApiDocument> (document: T, repeate
 const isReference = (value: object): value is Reference => '$ref' in value
 const reference = (kind: string, name: string): Reference => ({ $ref: `#/components/${kind}/${name}` })
 const responsesOf = (operations: Operation[]) =>
-  operations.flatMap((operation) => Object.values(operation.responses ?? {}).filter((response): response is Response => !isReference(response)))
+  operations.flatMap((operation) =>
+    Object.values(operation.responses ?? {}).filter((response): response is Response => !isReference(response))
+  )
 
 /** Each header always sent, with a single definition in the document, becomes a component named after it. */
 function shareHeaders (operations: Operation[], occasionalHeaders: readonly string[]): Record<string, unknown> {
@@ -82,7 +84,9 @@ function shareHeaders (operations: Operation[], occasionalHeaders: readonly stri
       if (!known.some((definition) => isDeepStrictEqual(definition, header))) definitions.set(name, [...known, header])
     }
   }
-  const shared = new Map([...definitions].flatMap(([name, found]) => (found.length === 1 ? [[name, { ...(found[0] as object), required: true }]] : [])))
+  const shared = new Map(
+    [...definitions].flatMap(([name, found]) => (found.length === 1 ? [[name, { ...(found[0] as object), required: true }]] : []))
+  )
   for (const response of responsesOf(operations)) {
     for (const name of Object.keys(response.headers ?? {})) {
       if (shared.has(name)) response.headers![name] = reference('headers', name)
@@ -130,7 +134,9 @@ function shareParameters (operations: Operation[]): Record<string, unknown> {
   const shared = [...uses].filter(([, { operationIds }]) => operationIds.length > 1)
   const baseName = ({ name, in: location }: Parameter) => pascalCase(name) + pascalCase(location)
   const definitionsPerName = new Map<string, number>()
-  for (const [, { parameter }] of shared) definitionsPerName.set(baseName(parameter), (definitionsPerName.get(baseName(parameter)) ?? 0) + 1)
+  for (const [, { parameter }] of shared) {
+    definitionsPerName.set(baseName(parameter), (definitionsPerName.get(baseName(parameter)) ?? 0) + 1)
+  }
   const names = new Map<string, string>()
   const components: Record<string, unknown> = {}
   for (const [key, { parameter, operationIds }] of shared) {

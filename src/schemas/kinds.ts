@@ -16,5 +16,10 @@ export function StringEnum<const T extends readonly string[]> (values: T, option
 export function Nullable<T extends TSchema> (schema: T, options: SchemaOptions = {}): TUnsafe<Static<T> | null> {
   // Only the JSON Schema keywords: TypeBox's own symbol-keyed marks describe the non-null schema.
   const { type, enum: values, ...keywords } = Object.fromEntries(Object.entries(schema)) as { type: string; enum?: unknown[] }
-  return Type.Unsafe<Static<T> | null>({ type: [type, 'null'], ...keywords, ...(values !== undefined && { enum: [...values, null] }), ...options })
+  return Type.Unsafe<Static<T> | null>({
+    type: [type, 'null'],
+    ...keywords,
+    ...(values !== undefined && { enum: [...values, null] }),
+    ...options,
+  })
 }

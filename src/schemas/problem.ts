@@ -5,7 +5,11 @@ import { ref } from './ref.js'
 export const MAX_FIELD_ERRORS = 50
 
 const problemFields = {
-  type: Type.String({ format: 'uri', maxLength: 2048, description: 'A URI naming the problem type; `about:blank` when the status says it all.' }),
+  type: Type.String({
+    format: 'uri',
+    maxLength: 2048,
+    description: 'A URI naming the problem type; `about:blank` when the status says it all.',
+  }),
   title: Type.String({ maxLength: 100, description: 'The HTTP status phrase.' }),
   detail: Type.String({ maxLength: 2000, description: 'What went wrong, written to be shown to a person.' }),
   request_id: Type.String({ maxLength: 128, description: 'The X-Request-Id of the request, for support and logs.' }),

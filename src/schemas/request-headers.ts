@@ -10,7 +10,9 @@ export const IdempotencyKeyHeader = Type.Object({
       maxLength: 255,
       pattern: '^[\\x21-\\x7E]+$',
       description:
-        'Makes the write safe to retry: a repeat with the same key, method, path and body within 24 hours gets the first response again (`Idempotency-Replayed: true`) and writes nothing. 1–255 visible ASCII characters, unique per request; scoped to the caller.',
+        'Makes the write safe to retry: a repeat with the same key, method, path and body within 24 hours ' +
+          'gets the first response again (`Idempotency-Replayed: true`) and writes nothing. ' +
+          '1–255 visible ASCII characters, unique per request; scoped to the caller.',
     })
   ),
 })
@@ -21,7 +23,8 @@ const IfMatchHeader = Type.Object({
       maxLength: 1024,
       pattern: ENTITY_TAGS_PATTERN,
       description:
-        'Write only if the task’s current `ETag` is one of these, compared character for character (weak tags never match); else `412` and nothing changes. `*`: any current version. Not `*` or a list of quoted entity tags: `422`.',
+        'Write only if the task’s current `ETag` is one of these, compared character for character (weak tags never match); ' +
+          'else `412` and nothing changes. `*`: any current version. Not `*` or a list of quoted entity tags: `422`.',
     })
   ),
 })
@@ -31,7 +34,9 @@ export const IfNoneMatchHeader = Type.Object({
     Type.String({
       maxLength: 1024,
       pattern: ENTITY_TAGS_PATTERN,
-      description: '`304` without a body when the task’s current `ETag` is one of these (weak comparison: `W/` is ignored), or `*`. Not `*` or a list of quoted entity tags: `422`.',
+      description:
+        '`304` without a body when the task’s current `ETag` is one of these (weak comparison: `W/` is ignored), or `*`. ' +
+          'Not `*` or a list of quoted entity tags: `422`.',
     })
   ),
 })

@@ -13,19 +13,47 @@ import { ref } from './ref.js'
 
 /** Headers, by name as clients read them. */
 const HEADERS = {
-  'X-Request-Id': Type.String({ maxLength: 128, pattern: REQUEST_ID_PATTERN, description: 'The request id: the caller’s `X-Request-Id` when sane, else a new UUID. Logged with the request.' }),
-  'Access-Control-Allow-Origin': Type.String({ format: 'uri', maxLength: 2048, description: 'Present when the request’s `Origin` is one of `CORS_ORIGINS`.' }),
+  'X-Request-Id': Type.String({
+    maxLength: 128,
+    pattern: REQUEST_ID_PATTERN,
+    description: 'The request id: the caller’s `X-Request-Id` when sane, else a new UUID. Logged with the request.',
+  }),
+  'Access-Control-Allow-Origin': Type.String({
+    format: 'uri',
+    maxLength: 2048,
+    description: 'Present when the request’s `Origin` is one of `CORS_ORIGINS`.',
+  }),
   'RateLimit-Limit': Count('Requests allowed per window (`RATE_LIMIT_MAX`).'),
   'RateLimit-Remaining': Count('Requests left in the current window.'),
   'RateLimit-Reset': Count('Seconds until the window resets.'),
   'Retry-After': Count('Seconds to wait before trying again.'),
-  'Cache-Control': Type.Literal('no-store', { description: 'The answer holds the caller’s data: no cache may keep it. Revalidate with `If-None-Match`.' }),
-  'WWW-Authenticate': Type.String({ maxLength: 200, pattern: '^Bearer', description: '`Bearer`, with `error="invalid_token"` when a token was presented (RFC 6750).' }),
-  ETag: Type.String({ maxLength: 64, pattern: '^"[0-9]+"$', description: 'The task’s strong entity tag: send it back in `If-Match` or `If-None-Match`.' }),
-  Location: Type.String({ maxLength: 64, pattern: '^/api/tasks/[0-9a-f-]{36}$', description: 'The created task’s URL: `/api/tasks/{id}`.' }),
-  Link: Type.String({ maxLength: 4096, pattern: '^<[^>]+>; rel="next"$', description: '`<…&cursor=…>; rel="next"` while more tasks match; absent on the last page.' }),
+  'Cache-Control': Type.Literal('no-store', {
+    description: 'The answer holds the caller’s data: no cache may keep it. Revalidate with `If-None-Match`.',
+  }),
+  'WWW-Authenticate': Type.String({
+    maxLength: 200,
+    pattern: '^Bearer',
+    description: '`Bearer`, with `error="invalid_token"` when a token was presented (RFC 6750).',
+  }),
+  ETag: Type.String({
+    maxLength: 64,
+    pattern: '^"[0-9]+"$',
+    description: 'The task’s strong entity tag: send it back in `If-Match` or `If-None-Match`.',
+  }),
+  Location: Type.String({
+    maxLength: 64,
+    pattern: '^/api/tasks/[0-9a-f-]{36}$',
+    description: 'The created task’s URL: `/api/tasks/{id}`.',
+  }),
+  Link: Type.String({
+    maxLength: 4096,
+    pattern: '^<[^>]+>; rel="next"$',
+    description: '`<…&cursor=…>; rel="next"` while more tasks match; absent on the last page.',
+  }),
   'X-Total-Count': Count('How many tasks match the filters, whatever the cursor.'),
-  'Idempotency-Replayed': Type.Literal('true', { description: 'Present on a retry with a used `Idempotency-Key`: this is the first response again; nothing was written.' }),
+  'Idempotency-Replayed': Type.Literal('true', {
+    description: 'Present on a retry with a used `Idempotency-Key`: this is the first response again; nothing was written.',
+  }),
 } as const
 
 type HeaderName = keyof typeof HEADERS
@@ -34,7 +62,14 @@ type HeaderName = keyof typeof HEADERS
 export const OCCASIONAL_HEADERS: HeaderName[] = ['Access-Control-Allow-Origin', 'Link', 'Idempotency-Replayed']
 
 /** Headers on every response of an `/api` operation: the rate limiter counts each request, failed ones too. */
-const API_HEADERS: HeaderName[] = ['X-Request-Id', 'Cache-Control', 'Access-Control-Allow-Origin', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset']
+const API_HEADERS: HeaderName[] = [
+  'X-Request-Id',
+  'Cache-Control',
+  'Access-Control-Allow-Origin',
+  'RateLimit-Limit',
+  'RateLimit-Remaining',
+  'RateLimit-Reset',
+]
 /** The operational routes are not rate limited. */
 const PUBLIC_HEADERS: HeaderName[] = ['X-Request-Id', 'Access-Control-Allow-Origin']
 
@@ -91,7 +126,13 @@ interface SharedProblem extends SharedResponse {
   response: ReturnType<typeof problemResponse>
 }
 
-function sharedProblem (name: string, status: number, description: string, schema: TSchema = Problem, extraHeaders: HeaderName[] = []): SharedProblem {
+function sharedProblem (
+  name: string,
+  status: number,
+  description: string,
+  schema: TSchema = Problem,
+  extraHeaders: HeaderName[] = []
+): SharedProblem {
   return {
     name,
     status,
@@ -108,7 +149,13 @@ export const SHARED_PROBLEMS = {
   unauthorized: sharedProblem('Unauthorized', 401, 'Missing, invalid or expired bearer token.', Problem, ['WWW-Authenticate']),
   forbidden: sharedProblem('Forbidden', 403, 'The task, or the user in the path, is not the caller’s.'),
   notFound: sharedProblem('NotFound', 404, 'No task has this id.'),
-  stillRunning: sharedProblem('IdempotencyKeyInUse', 409, 'A request with this `Idempotency-Key` is still running; retry after `Retry-After` seconds.', Problem, ['Retry-After']),
+  stillRunning: sharedProblem(
+    'IdempotencyKeyInUse',
+    409,
+    'A request with this `Idempotency-Key` is still running; retry after `Retry-After` seconds.',
+    Problem,
+    ['Retry-After']
+  ),
   purged: sharedProblem('SyncTokenExpired', 410, 'Deleted tasks the sync token still needs have been purged: sync again without `since`.'),
   changed: sharedProblem(
     'PreconditionFailed',
@@ -126,7 +173,13 @@ export const SHARED_PROBLEMS = {
     'The request breaks the schema, or reuses an `Idempotency-Key` for another request; `errors` names each field.',
     ValidationProblem
   ),
-  rateLimited: sharedProblem('TooManyRequests', 429, 'The caller’s rate limit is spent; retry after `Retry-After` seconds.', Problem, ['Retry-After']),
+  rateLimited: sharedProblem(
+    'TooManyRequests',
+    429,
+    'The caller’s rate limit is spent; retry after `Retry-After` seconds.',
+    Problem,
+    ['Retry-After']
+  ),
   unexpected: sharedProblem('InternalError', 500, 'Unexpected error; quote the request id when reporting it.'),
   unavailable: sharedProblem(
     'ServiceUnavailable',
@@ -138,11 +191,20 @@ export const SHARED_PROBLEMS = {
   outcomeUnknown: sharedProblem(
     'OutcomeUnknown',
     504,
-    'The database did not answer in time after the change was sent: whether it was saved is unknown. Read it again, or retry with the same `Idempotency-Key`.'
+    'The database did not answer in time after the change was sent: whether it was saved is unknown. ' +
+      'Read it again, or retry with the same `Idempotency-Key`.'
   ),
 } satisfies Record<string, SharedProblem>
 
-export function apiProblems ({ body = false, task = false, owned = false, conditional = false, idempotent = false, gone = false, write = idempotent }: ProblemScope) {
+export function apiProblems ({
+  body = false,
+  task = false,
+  owned = false,
+  conditional = false,
+  idempotent = false,
+  gone = false,
+  write = idempotent,
+}: ProblemScope) {
   return {
     ...(body && { 400: SHARED_PROBLEMS.invalidJson.response }),
     401: SHARED_PROBLEMS.unauthorized.response,

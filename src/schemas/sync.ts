@@ -24,7 +24,8 @@ export const TaskChanges = Type.Object(
   {
     changes: Type.Array(Type.Union([ref(Task), ref(Tombstone)]), {
       maxItems: MAX_CHANGES_LIMIT,
-      description: 'Oldest change first; each task at most once, in its latest state. A task replaces the replica’s copy; a tombstone removes it.',
+      description:
+        'Oldest change first; each task at most once, in its latest state. A task replaces the replica’s copy; a tombstone removes it.',
     }),
     next: Type.String({ maxLength: 512, description: 'Opaque (sealed, and only yours): store it, and send it as `since` next time.' }),
     has_more: Type.Boolean({ description: 'More changes are ready now: ask again with `next` straight away.' }),
@@ -33,7 +34,13 @@ export const TaskChanges = Type.Object(
     $id: 'TaskChanges',
     additionalProperties: false,
     description: 'A page of the change feed.',
-    examples: [{ changes: [{ id: '0193a1e2-5b7c-7d3e-9f10-2a3b4c5d6e7f', deleted: true, deleted_at: '2026-11-26T14:50:58.123Z' }], next: 'yBIoLhJxdOcnM8W_9S1GnJ16qwSuDbJUN6Yfy7Vflb71PJIFPOACUBFmlUXZ_sV32fFtL8-ZKu8kZsxBUqrf1gnSplPBB4SDgCjMXnaPcuPq', has_more: false }],
+    examples: [
+      {
+        changes: [{ id: '0193a1e2-5b7c-7d3e-9f10-2a3b4c5d6e7f', deleted: true, deleted_at: '2026-11-26T14:50:58.123Z' }],
+        next: 'yBIoLhJxdOcnM8W_9S1GnJ16qwSuDbJUN6Yfy7Vflb71PJIFPOACUBFmlUXZ_sV32fFtL8-ZKu8kZsxBUqrf1gnSplPBB4SDgCjMXnaPcuPq',
+        has_more: false,
+      },
+    ],
   }
 )
 
@@ -43,7 +50,12 @@ export const ChangesQuery = Type.Object(
       Type.String({ minLength: 1, maxLength: 512, description: 'The `next` of the previous page. Absent: every live task, as of now.' })
     ),
     limit: Type.Optional(
-      Type.Integer({ format: 'int32', minimum: 1, maximum: MAX_CHANGES_LIMIT, description: `Most changes per page. Default: ${DEFAULT_CHANGES_LIMIT}.` })
+      Type.Integer({
+        format: 'int32',
+        minimum: 1,
+        maximum: MAX_CHANGES_LIMIT,
+        description: `Most changes per page. Default: ${DEFAULT_CHANGES_LIMIT}.`,
+      })
     ),
   },
   { additionalProperties: false }

@@ -55,7 +55,9 @@ export const MAX_TAG_LENGTH_AS_SENT = 256
 
 const Tags = Type.Array(Type.String({ minLength: 1, maxLength: 32, pattern: STORABLE_TEXT_PATTERN }), {
   maxItems: MAX_TAGS,
-  description: `Each tag is trimmed and lower-cased; duplicates are dropped, order kept; at most ${MAX_TAGS} after that, of 1–32 code points each. As sent, at most ${MAX_TAGS_AS_SENT} tags of at most ${MAX_TAG_LENGTH_AS_SENT} UTF-16 code units each (before trimming).`,
+  description:
+    `Each tag is trimmed and lower-cased; duplicates are dropped, order kept; at most ${MAX_TAGS} after that, of 1–32 code points each. ` +
+      `As sent, at most ${MAX_TAGS_AS_SENT} tags of at most ${MAX_TAG_LENGTH_AS_SENT} UTF-16 code units each (before trimming).`,
   examples: [['work', 'errands']],
 })
 
@@ -63,7 +65,9 @@ const Tags = Type.Array(Type.String({ minLength: 1, maxLength: 32, pattern: STOR
 export const Recurrence = Nullable(StringEnum(RECURRENCES), {
   $id: 'Recurrence',
   description:
-    'How the task repeats; null when it does not. Completing the task creates its next occurrence, due one period later (UTC, same time of day); a monthly or yearly series keeps its day of month, clamped in months that lack it (Jan 31 → Feb 28 → Mar 31). Needs a `due_date`.',
+    'How the task repeats; null when it does not. ' +
+      'Completing the task creates its next occurrence, due one period later (UTC, same time of day); ' +
+      'a monthly or yearly series keeps its day of month, clamped in months that lack it (Jan 31 → Feb 28 → Mar 31). Needs a `due_date`.',
 })
 
 /** A due date as clients send it: an RFC 3339 date-time with an offset, or null for none. */
@@ -172,7 +176,11 @@ export const TaskListQuery = Type.Object(
       StringEnum(['all', 'pending', 'completed'], { description: 'Default: `all`.' })
     ),
     priority: Type.Optional(
-      Type.Array(ref(Priority), { minItems: 1, maxItems: 10, description: 'One or more priorities: repeat the parameter or separate by commas.' })
+      Type.Array(ref(Priority), {
+        minItems: 1,
+        maxItems: 10,
+        description: 'One or more priorities: repeat the parameter or separate by commas.',
+      })
     ),
     tag: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 32, pattern: STORABLE_TEXT_PATTERN }), {
@@ -216,7 +224,9 @@ export const TaskStats = Type.Object(
     pending: Count(),
     overdue: Count('Pending tasks whose due date has passed.'),
     by_priority: Type.Object(
-      Object.fromEntries(PRIORITIES.map((priority) => [priority, Count()])) as Record<(typeof PRIORITIES)[number], ReturnType<typeof Count>>,
+      Object.fromEntries(
+        PRIORITIES.map((priority) => [priority, Count()])
+      ) as Record<(typeof PRIORITIES)[number], ReturnType<typeof Count>>,
       { description: 'Pending tasks per priority.' }
     ),
   },

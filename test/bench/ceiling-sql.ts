@@ -96,7 +96,12 @@ export function createStatement (id: string, userId: string, task: NewTask): Sta
   const values: unknown[] = []
   const param = (value: unknown) => `$${values.push(value)}`
   // A due date sets the series' day of month (UTC).
-  const given: Record<string, unknown> = { ...task, ...(task.due_date && { recurrence_day: task.due_date.getUTCDate() }), id, user_id: userId }
+  const given: Record<string, unknown> = {
+    ...task,
+    ...(task.due_date && { recurrence_day: task.due_date.getUTCDate() }),
+    id,
+    user_id: userId,
+  }
   const valueOf = (column: (typeof TABLE_COLUMNS)[number]) => {
     if (column === 'completed_at') return task.completed ? 'now()' : param(null)
     return given[column] === undefined ? 'default' : param(given[column])

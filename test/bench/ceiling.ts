@@ -246,7 +246,11 @@ async function main (): Promise<void> {
         },
         async (request, reply) => {
           const { due_date, ...fields } = request.body
-          const task: NewTask = { ...fields, title: fields.title.trim(), ...(due_date !== undefined && { due_date: due_date === null ? null : new Date(due_date) }) }
+          const task: NewTask = {
+            ...fields,
+            title: fields.title.trim(),
+            ...(due_date !== undefined && { due_date: due_date === null ? null : new Date(due_date) }),
+          }
           if (fields.tags !== undefined) task.tags = [...new Set(fields.tags.map((tag) => tag.trim().toLowerCase()))]
           const [created] = await query(createStatement(uuidv7(), userOf(request), task))
           return reply.code(201).header('location', `/api/tasks/${created!.id as string}`).header('etag', etagOf(created!)).send(created)

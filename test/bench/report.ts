@@ -32,7 +32,14 @@ export interface Report {
   checks: Check[]
 }
 
-export function compare (phase: string, scenario: string, request: string, api: Measurement[], ceiling: Measurement[], median: (runs: Measurement[]) => Measurement): Comparison {
+export function compare (
+  phase: string,
+  scenario: string,
+  request: string,
+  api: Measurement[],
+  ceiling: Measurement[],
+  median: (runs: Measurement[]) => Measurement
+): Comparison {
   const [a, c] = [median(api), median(ceiling)]
   return {
     phase,

@@ -73,7 +73,15 @@ class Bench {
    * is worked off. Requests number on across the warm-up and the run, so a write never hits the same task
    * twice while there are fresh ones.
    */
-  async compare (phase: string, systems: Systems, name: string, scenario: Scenario, users: BenchUser[], connections: number, prepare?: Prepare): Promise<Comparison> {
+  async compare (
+    phase: string,
+    systems: Systems,
+    name: string,
+    scenario: Scenario,
+    users: BenchUser[],
+    connections: number,
+    prepare?: Prepare
+  ): Promise<Comparison> {
     const runs: Record<System, Measurement[]> = { api: [], ceiling: [] }
     const { seconds, warmupSeconds, rounds } = this.settings
     for (let round = 0; round < rounds; round++) {
@@ -139,7 +147,8 @@ async function withCpu (service: Service, database: string | undefined, run: () 
   const before = { server: processCpu(service.child.pid), database: postgresCpu(database) }
   const measured = await run()
   const after = { server: processCpu(service.child.pid), database: postgresCpu(database) }
-  const perRequest = (seconds: number | undefined) => (seconds === undefined || measured.requests === 0 ? undefined : (seconds * 1e6) / measured.requests)
+  const perRequest = (seconds: number | undefined) =>
+    (seconds === undefined || measured.requests === 0 ? undefined : (seconds * 1e6) / measured.requests)
   const server = before.server === undefined || after.server === undefined ? undefined : after.server - before.server
   return { ...measured, cpu: { serverMicros: perRequest(server), databaseMicros: perRequest(cpuBetween(before.database, after.database)) } }
 }

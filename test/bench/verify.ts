@@ -43,8 +43,9 @@ export async function checkSql (tracingApi: Service, user: BenchUser, scenarios:
 
 /**
  * Does the ceiling answer as the API does? The same request goes to both (the API first), and the status,
- * the header names, the values of the headers that matter and the body must agree. A write is sent to both: `create` makes two tasks that must
- * agree but for id and timestamps; `complete` on the API completes the task, on the ceiling finds it completed.
+ * the header names, the values of the headers that matter and the body must agree. A write is sent to both:
+ * `create` makes two tasks that must agree but for id and timestamps; `complete` on the API completes the
+ * task, on the ceiling finds it completed.
  */
 export async function checkParity (api: Service, ceiling: Service, users: BenchUser[], scenarios: Scenario[]): Promise<Finding[]> {
   const findings: Finding[] = []
@@ -57,7 +58,9 @@ export async function checkParity (api: Service, ceiling: Service, users: BenchU
     const names = (answer: Answer) => [...answer.headers.keys()]
     if (!isDeepStrictEqual(names(fromApi), names(fromCeiling))) differ('header names', names(fromApi), names(fromCeiling))
     for (const header of ['content-type', 'x-total-count', 'etag']) {
-      if (fromApi.headers.get(header) !== fromCeiling.headers.get(header)) differ(header, fromApi.headers.get(header), fromCeiling.headers.get(header))
+      if (fromApi.headers.get(header) !== fromCeiling.headers.get(header)) {
+        differ(header, fromApi.headers.get(header), fromCeiling.headers.get(header))
+      }
     }
     // Cursors are sealed with a random IV, so the Links agree but for the cursor, and the API must take the
     // ceiling's cursor as its own: sealed the same way, with the same key.

@@ -26,7 +26,11 @@ export interface BuildOptions extends Omit<AppOptions, 'config'> {
  * Builds the app the way src/server.ts does (same options, same plugin), ready, and closed when `t` ends.
  * `options` inject what the server leaves at its defaults: a clock, the in-flight wait, the log's stream.
  */
-export async function buildApp (t: Test, env: Record<string, string | undefined> = {}, { logStream, ...options }: BuildOptions = {}): Promise<FastifyInstance> {
+export async function buildApp (
+  t: Test,
+  env: Record<string, string | undefined> = {},
+  { logStream, ...options }: BuildOptions = {}
+): Promise<FastifyInstance> {
   const config = testConfig(env)
   const logger = config.LOG_LEVEL === 'silent' ? false : { ...loggerOptions(config.LOG_LEVEL), ...(logStream && { stream: logStream }) }
   const server = Fastify({ ...serverOptions, logger })

@@ -203,7 +203,13 @@ export class TaskClient {
     return `${this.userId}/${this.index}/${this.sequence} ${WORDS[Math.floor(this.random() * WORDS.length)]}`
   }
 
-  private async exchange (operation: Operation, method: string, path: string, body: unknown, taskId?: string): Promise<[Exchange, Outcome]> {
+  private async exchange (
+    operation: Operation,
+    method: string,
+    path: string,
+    body: unknown,
+    taskId?: string
+  ): Promise<[Exchange, Outcome]> {
     const requestId = `c${this.index}-${++this.sequence}`
     const startedAt = performance.now()
     const outcome = await this.http.send(method, path, body, requestId)

@@ -50,7 +50,10 @@ class HttpError extends Error {
   }
 }
 
-/** Serves Neon's /sql protocol on 127.0.0.1 (random port) on top of a pg Pool to `postgresUrl`, and points the driver's global neonConfig.fetchEndpoint at it. */
+/**
+ * Serves Neon's /sql protocol on 127.0.0.1 (random port) on top of a pg Pool to `postgresUrl`, and points the
+ * driver's global neonConfig.fetchEndpoint at it.
+ */
 export async function startNeonStandIn (postgresUrl: string): Promise<NeonStandIn> {
   const pool = new pg.Pool({
     connectionString: postgresUrl,

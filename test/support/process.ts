@@ -111,7 +111,12 @@ export async function withTimeout<T> (promise: Promise<T>, ms: number, what: str
  * `node <script> …args` in `cwd`, with `--import tsx` for a .ts script, the way the npm scripts run it; killed when
  * `t` ends if still alive.
  */
-export function startNode (t: Test, script: string, args: string[], options: { cwd: string; env?: Record<string, string | undefined> }): NodeProcess {
+export function startNode (
+  t: Test,
+  script: string,
+  args: string[],
+  options: { cwd: string; env?: Record<string, string | undefined> }
+): NodeProcess {
   // tap re-adds its NODE_OPTIONS to every child it sees spawned; under them the tsx-loaded sources would be
   // merged into the coverage report as falsely 100% covered. `env -u` drops them, then execs node itself,
   // so signals still reach the server process directly.

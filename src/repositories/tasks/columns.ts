@@ -21,7 +21,12 @@ export const slot = (name: string) => sql.placeholder(name)
  * one int[] literal (see targetValues), so that any number of If-Match tags is one statement.
  */
 export function target (conditional: boolean): SQL | undefined {
-  return and(eq(tasks.id, slot('id')), eq(tasks.user_id, slot('userId')), live, conditional ? sql`${tasks.version} = any(${slot('expected')}::int[])` : undefined)
+  return and(
+    eq(tasks.id, slot('id')),
+    eq(tasks.user_id, slot('userId')),
+    live,
+    conditional ? sql`${tasks.version} = any(${slot('expected')}::int[])` : undefined
+  )
 }
 
 /** The values of target's placeholders; versions are integers (src/http/etag.ts), so the literal needs no quoting. */

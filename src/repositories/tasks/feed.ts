@@ -4,7 +4,15 @@ import { feedHorizon, feedWatermark, tasks } from '../../db/schema.js'
 import type { PreparedStatements } from '../prepared-statements.js'
 import { FEED_TASK_COLUMNS, live, slot } from './columns.js'
 import { feedTaskOf, rowsOf, type RowOf } from './rows.js'
-import { FeedPositionPurgedError, type ChangesOptions, type ChangesPage, type FeedPosition, type FeedTask, type FeedToken, type Tombstone } from './types.js'
+import {
+  FeedPositionPurgedError,
+  type ChangesOptions,
+  type ChangesPage,
+  type FeedPosition,
+  type FeedTask,
+  type FeedToken,
+  type Tombstone,
+} from './types.js'
 
 /** A feed's row: the read's horizon and the purge's watermark, beside a task or a tombstone and its change's transaction. */
 type FeedRow = RowOf<FeedTask> & {
@@ -105,7 +113,10 @@ export class TaskFeed {
       .orderBy(tasks.change_xid, tasks.id)
       .limit(slot('limit'))
       .as('page')
-    const snapshot = this.orm.select({ horizon: sql<bigint>`${feedHorizon}`.mapWith(BigInt).as('horizon') }).from(sql`(select) as one`).as('snapshot')
+    const snapshot = this.orm
+      .select({ horizon: sql<bigint>`${feedHorizon}`.mapWith(BigInt).as('horizon') })
+      .from(sql`(select) as one`)
+      .as('snapshot')
     return this.orm
       .select()
       .from(snapshot)

@@ -69,7 +69,12 @@ export class IdempotentWrites {
   }
 
   /** The write, the lookup of its key and the key's record in one statement, prepared once per shape. */
-  private async runClaimed (userId: string, write: WriteShape, values: Record<string, unknown>, claim: IdempotencyClaim): Promise<WriteResult> {
+  private async runClaimed (
+    userId: string,
+    write: WriteShape,
+    values: Record<string, unknown>,
+    claim: IdempotencyClaim
+  ): Promise<WriteResult> {
     const prepared = this.statements.shaped('tasks_keyed_write', { write, withBody: claim.status !== 204 }, this.prepare)
     const [row] = await prepared.execute({ ...values, ...claimValues(userId, claim) }).catch(recurrenceWithoutDueDate)
     if (row?.existing) return recordedResponse(row.existing)

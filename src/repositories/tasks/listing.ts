@@ -84,7 +84,9 @@ export class TaskListing {
     const prepared = this.statements.shaped('tasks_list', shape, this.prepare)
     const rows = await rowsOf<ListRow>(prepared, values).catch((error: unknown) => {
       // A cursor is the client's text: a key its sort's type cannot read (SQLSTATE class 22) is a bad cursor.
-      throw after !== undefined && sqlState(error)?.startsWith('22') ? new InvalidCursorError('unreadable cursor key', { cause: error }) : error
+      throw after !== undefined && sqlState(error)?.startsWith('22')
+        ? new InvalidCursorError('unreadable cursor key', { cause: error })
+        : error
     })
     // An empty page is one row of nulls beside the count (the lateral join's).
     const found = rows[0]!.id === null ? [] : rows

@@ -33,7 +33,13 @@ export class TaskReads {
   async stats (userId: string): Promise<TaskStats> {
     const [row] = await this.countAll.execute({ userId })
     const { total, completed, overdue, ...byPriority } = row as Record<string, number>
-    return { total: total!, completed: completed!, pending: total! - completed!, overdue: overdue!, by_priority: byPriority as TaskStats['by_priority'] }
+    return {
+      total: total!,
+      completed: completed!,
+      pending: total! - completed!,
+      overdue: overdue!,
+      by_priority: byPriority as TaskStats['by_priority'],
+    }
   }
 
   /**

@@ -46,7 +46,9 @@ export function completing (orm: Orm, set: PgUpdateSetSource<typeof tasks>, chan
   const stored = locked as unknown as Record<Column, SQLWrapper>
   // A field as the write leaves it: the one it sets (typed, as a bare placeholder has no type here), or the stored one.
   const field = (name: Column): SQLWrapper =>
-    changes[name as keyof TaskFields] === undefined ? stored[name] : sql`${fieldValue(changes, name as keyof TaskFields)}::${sql.raw(COLUMNS[name].getSQLType())}`
+    changes[name as keyof TaskFields] === undefined
+      ? stored[name]
+      : sql`${fieldValue(changes, name as keyof TaskFields)}::${sql.raw(COLUMNS[name].getSQLType())}`
   const recurrence = field('recurrence')
   const dueDate = field('due_date')
   const seriesDay = seriesDayWritten(changes, stored.due_date, stored.recurrence_day) ?? stored.recurrence_day
@@ -56,17 +58,24 @@ export function completing (orm: Orm, set: PgUpdateSetSource<typeof tasks>, chan
     .select({
       local: sql<Date>`utc.local`.as('due_local'),
       day: sql<number>`coalesce(${seriesDay}, extract(day from utc.local))::smallint`.as('series_day'),
-      period: sql<Date>`date_trunc('month', utc.local) + case ${recurrence} when 'yearly' then interval '1 year' else interval '1 month' end`.as('period_start'),
+      period: sql<Date>`date_trunc('month', utc.local)
+        + case ${recurrence} when 'yearly' then interval '1 year' else interval '1 month' end`.as('period_start'),
     })
     .from(sql`(select (${dueDate}) at time zone 'UTC' as local) as utc`)
     .as('due')
   const nextDueDate = sql`(case ${recurrence}
     when 'daily' then ${due.local} + interval '1 day'
     when 'weekly' then ${due.local} + interval '7 days'
-    else ${due.period} + make_interval(days => least(${due.day}, extract(day from ${due.period} + interval '1 month' - interval '1 day'))::int - 1)
+    else ${due.period}
+      + make_interval(days => least(${due.day}, extract(day from ${due.period} + interval '1 month' - interval '1 day'))::int - 1)
       + (${due.local} - date_trunc('day', ${due.local}))
   end) at time zone 'UTC'`
-  const computed: Partial<Record<Column, SQLWrapper>> = { id: sql`${slot('spawnId')}::uuid`, due_date: nextDueDate, recurrence_day: due.day, ...FRESH_VALUES }
+  const computed: Partial<Record<Column, SQLWrapper>> = {
+    id: sql`${slot('spawnId')}::uuid`,
+    due_date: nextDueDate,
+    recurrence_day: due.day,
+    ...FRESH_VALUES,
+  }
   // Every column of the table, in its order, as an insert from a select names them.
   const occurrence = Object.fromEntries((Object.keys(COLUMNS) as Column[]).map((name) => [name, computed[name] ?? field(name)]))
   const spawned = orm.$with('spawned').as(

@@ -32,7 +32,8 @@ export function fieldValue (shape: FieldsShape, name: keyof TaskFields): SQL | P
 }
 
 /** The fields to insert or set: insert and set wrap each placeholder with its column's encoder themselves. */
-export const fieldValues = (shape: FieldsShape) => Object.fromEntries(givenFields(shape).map((name) => [name, shape[name] === 'null' ? sql`null` : slot(name)]))
+export const fieldValues = (shape: FieldsShape) =>
+  Object.fromEntries(givenFields(shape).map((name) => [name, shape[name] === 'null' ? sql`null` : slot(name)]))
 
 /** The placeholder value of a write's series day (see seriesDayWritten): the due date's day of month in UTC. */
 export function seriesDayValue (fields: Partial<TaskFields>): { recurrenceDay?: number } {
@@ -48,5 +49,6 @@ export function seriesDayValue (fields: Partial<TaskFields>): { recurrenceDay?: 
 export function seriesDayWritten (shape: FieldsShape, storedDueDate: SQLWrapper, storedDay: SQLWrapper): SQL | undefined {
   if (shape.due_date === undefined) return undefined
   if (shape.due_date === 'null') return sql`null`
-  return sql`case when ${storedDueDate} is distinct from ${fieldValue(shape, 'due_date')} then ${slot('recurrenceDay')}::smallint else ${storedDay} end`
+  return sql`case when ${storedDueDate} is distinct from ${fieldValue(shape, 'due_date')}
+    then ${slot('recurrenceDay')}::smallint else ${storedDay} end`
 }

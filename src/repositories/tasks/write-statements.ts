@@ -102,6 +102,8 @@ function updating (orm: Orm, set: UpdateSet, conditional: boolean): WriteStateme
 
 /** A write's error as the repository reports it: a recurrence left without a due date is the caller's. */
 export function recurrenceWithoutDueDate (error: unknown): never {
-  if (violatedConstraint(error) === RECURRENCE_NEEDS_DUE_DATE) throw new RecurrenceWithoutDueDateError('recurrence needs a due_date', { cause: error })
+  if (violatedConstraint(error) === RECURRENCE_NEEDS_DUE_DATE) {
+    throw new RecurrenceWithoutDueDateError('recurrence needs a due_date', { cause: error })
+  }
   throw error
 }

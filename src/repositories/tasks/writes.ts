@@ -34,15 +34,30 @@ export class TaskWrites {
     )
   }
 
-  async create (userId: string, fields: Pick<TaskFields, 'title'> & Partial<TaskFields>, claim?: IdempotencyClaim): Promise<Task | RecordedResponse> {
+  async create (
+    userId: string,
+    fields: Pick<TaskFields, 'title'> & Partial<TaskFields>,
+    claim?: IdempotencyClaim
+  ): Promise<Task | RecordedResponse> {
     const values = { ...fields, ...seriesDayValue(fields), id: uuidv7(), userId }
     return (await this.run(userId, { write: 'create', fields: fieldsShape(fields) }, values, claim))!
   }
 
   /** Applies the given fields; see write-statements.ts for what moves with them. */
-  async update (userId: string, id: string, changes: Partial<TaskFields>, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
+  async update (
+    userId: string,
+    id: string,
+    changes: Partial<TaskFields>,
+    expected?: ExpectedVersions,
+    claim?: IdempotencyClaim
+  ): Promise<WriteResult> {
     const shape: WriteShape = { write: 'update', fields: fieldsShape(changes), conditional: expected !== undefined }
-    const values = { ...changes, ...seriesDayValue(changes), ...targetValues(userId, id, expected), ...(changes.completed === true && { spawnId: uuidv7() }) }
+    const values = {
+      ...changes,
+      ...seriesDayValue(changes),
+      ...targetValues(userId, id, expected),
+      ...(changes.completed === true && { spawnId: uuidv7() }),
+    }
     return this.run(userId, shape, values, claim)
   }
 
@@ -63,7 +78,12 @@ export class TaskWrites {
   }
 
   /** Runs a write in one statement; with a claim, the statement records the key too (see IdempotentWrites). */
-  private async run (userId: string, shape: WriteShape, values: Record<string, unknown>, claim: IdempotencyClaim | undefined): Promise<WriteResult> {
+  private async run (
+    userId: string,
+    shape: WriteShape,
+    values: Record<string, unknown>,
+    claim: IdempotencyClaim | undefined
+  ): Promise<WriteResult> {
     if (claim !== undefined) return this.idempotent.run(userId, shape, values, claim)
     const prepared = this.statements.shaped('tasks_write', shape, this.prepare)
     const [row] = await rowsOf<TaskRow>(prepared, values).catch(recurrenceWithoutDueDate)

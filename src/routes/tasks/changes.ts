@@ -14,7 +14,8 @@ export interface ChangesRouteOptions {
   params?: TSchema
 }
 
-const PURGED = 'Deleted tasks this sync token still needs have been purged (tombstones are kept for SYNC_RETENTION). Sync again without `since`.'
+const PURGED =
+  'Deleted tasks this sync token still needs have been purged (tombstones are kept for SYNC_RETENTION). Sync again without `since`.'
 
 /**
  * `GET …/changes`: the incremental sync feed of contract §9. Registered inside the task routes, so it runs behind
@@ -33,10 +34,17 @@ const changesRoute: FastifyPluginAsync<ChangesRouteOptions> = async (plugin, { o
         tags: ['sync'],
         summary: 'Changes since the last sync',
         description:
-          'Without `since`: every live task. With `since` (the `next` of the previous page): tasks changed since, and tombstones of deleted ones, oldest first. Apply each page in order, store `next`, and ask again straight away while `has_more` is true. `410` when deleted tasks the token still needs have been purged (tombstones are kept for `SYNC_RETENTION`): sync again without `since`.',
+          'Without `since`: every live task. ' +
+            'With `since` (the `next` of the previous page): tasks changed since, and tombstones of deleted ones, oldest first. ' +
+            'Apply each page in order, store `next`, and ask again straight away while `has_more` is true. ' +
+            '`410` when deleted tasks the token still needs have been purged (tombstones are kept for `SYNC_RETENTION`): ' +
+            'sync again without `since`.',
         ...(params && { params }),
         querystring: ChangesQuery,
-        response: { 200: jsonResponse('api', 'A page of changes.', ref(TaskChanges)), ...apiProblems({ owned: params !== undefined, gone: true }) },
+        response: {
+          200: jsonResponse('api', 'A page of changes.', ref(TaskChanges)),
+          ...apiProblems({ owned: params !== undefined, gone: true }),
+        },
       },
     },
     async (request) => {

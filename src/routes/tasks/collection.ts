@@ -27,7 +27,8 @@ const collectionRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { userInP
         tags: ['tasks'],
         summary: 'List the caller’s tasks',
         description:
-          'Filtered, sorted and paged. Follow `Link: <…>; rel="next"` for the next page; `X-Total-Count` counts every matching task. Ties break on `id`, so paging is stable while tasks change.',
+          'Filtered, sorted and paged. Follow `Link: <…>; rel="next"` for the next page; `X-Total-Count` counts every matching task. ' +
+            'Ties break on `id`, so paging is stable while tasks change.',
         ...collectionParams,
         querystring: TaskListQuery,
         response: {
@@ -76,7 +77,8 @@ const collectionRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { userInP
         },
       },
     },
-    async (request, reply) => sendWrite(idempotency, request, reply, 201, (claim) => repository.create(request.userId, taskFields(request.body), claim))
+    async (request, reply) =>
+      sendWrite(idempotency, request, reply, 201, (claim) => repository.create(request.userId, taskFields(request.body), claim))
   )
 
   fastify.get(
@@ -105,7 +107,10 @@ const collectionRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { userInP
         description: 'Requires `?status=completed`, so a bare DELETE on the collection can never empty it.',
         ...collectionParams,
         querystring: ClearCompletedQuery,
-        response: { 200: jsonResponse('api', 'How many tasks were deleted.', ref(TaskDeletion)), ...apiProblems({ owned: userInPath, write: true }) },
+        response: {
+          200: jsonResponse('api', 'How many tasks were deleted.', ref(TaskDeletion)),
+          ...apiProblems({ owned: userInPath, write: true }),
+        },
       },
     },
     async (request) => ({ deleted: await repository.deleteCompleted(request.userId) })

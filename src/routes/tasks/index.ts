@@ -30,7 +30,11 @@ const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (fastify, { user
   })
   if (userInPath) {
     fastify.addHook('preHandler', (request: FastifyRequest<{ Params: { user_id: string } }>, _reply, done) => {
-      done(request.params.user_id === request.userId ? undefined : new HttpProblem(403, 'The user id in the path is not the authenticated user.'))
+      done(
+        request.params.user_id === request.userId
+          ? undefined
+          : new HttpProblem(403, 'The user id in the path is not the authenticated user.')
+      )
     })
   }
 

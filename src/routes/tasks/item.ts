@@ -46,7 +46,14 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
     write: (expected: ExpectedVersions, claim: IdempotencyClaim | undefined) => Promise<WriteResult>
   ): Promise<FastifyReply> {
     const expected = ifMatchVersions(request.headers['if-match'])
-    return sendWrite(idempotency, request, reply, status, (claim) => write(expected, claim), () => missing(request.userId, request.params.id, expected))
+    return sendWrite(
+      idempotency,
+      request,
+      reply,
+      status,
+      (claim) => write(expected, claim),
+      () => missing(request.userId, request.params.id, expected)
+    )
   }
 
   fastify.get(
@@ -83,7 +90,8 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
         tags: ['tasks'],
         summary: 'Update some fields of a task',
         description:
-          'Fields not sent keep their values. `"completed": true` on a recurring task creates its next occurrence. With `If-Match`, writes only if the task has not changed (`412` otherwise).',
+          'Fields not sent keep their values. `"completed": true` on a recurring task creates its next occurrence. ' +
+            'With `If-Match`, writes only if the task has not changed (`412` otherwise).',
         params: itemParams,
         querystring: NoQuery,
         headers: TaskWriteHeaders,
@@ -96,7 +104,9 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
     },
     async (request, reply) => {
       const { userId, params, body } = request
-      return sendTaskWrite(request, reply, 200, (expected, claim) => repository.update(userId, params.id, taskFields(body), expected, claim))
+      return sendTaskWrite(request, reply, 200, (expected, claim) =>
+        repository.update(userId, params.id, taskFields(body), expected, claim)
+      )
     }
   )
 
@@ -117,7 +127,8 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
         },
       },
     },
-    async (request, reply) => sendTaskWrite(request, reply, 204, (expected, claim) => repository.delete(request.userId, request.params.id, expected, claim))
+    async (request, reply) =>
+      sendTaskWrite(request, reply, 204, (expected, claim) => repository.delete(request.userId, request.params.id, expected, claim))
   )
 
   fastify.patch(
@@ -128,7 +139,9 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
         tags: ['tasks'],
         summary: 'Toggle a task, or set whether it is completed',
         description:
-          'No body, an empty body or `{}` toggles `completed`; `{"completed": true|false}` sets it, and repeating that changes nothing. Completing a recurring task creates its next occurrence, once. With `If-Match`, writes only if the task has not changed (`412` otherwise).',
+          'No body, an empty body or `{}` toggles `completed`; `{"completed": true|false}` sets it, and repeating that changes nothing. ' +
+            'Completing a recurring task creates its next occurrence, once. ' +
+            'With `If-Match`, writes only if the task has not changed (`412` otherwise).',
         params: itemParams,
         querystring: NoQuery,
         headers: TaskWriteHeaders,

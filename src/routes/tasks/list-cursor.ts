@@ -20,7 +20,11 @@ export class ListCursors {
   /** The position a cursor names; a 422 naming `cursor` when it is not one this user got for this ordering. */
   decode (userId: string, text: string, ordering: Ordering): Cursor {
     const fields = this.tokens.open(contextOf(userId, ordering), text)
-    const valid = fields !== undefined && (fields.k === null || typeof fields.k === 'string') && typeof fields.i === 'string' && UUID.test(fields.i)
+    const valid =
+      fields !== undefined &&
+      (fields.k === null || typeof fields.k === 'string') &&
+      typeof fields.i === 'string' &&
+      UUID.test(fields.i)
     if (!valid) throw invalidCursor()
     return { key: fields.k as string | null, id: fields.i as string }
   }

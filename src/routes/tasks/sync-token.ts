@@ -35,8 +35,13 @@ export class SyncTokens {
       isXid(fields.f) &&
       (pass === undefined || (Array.isArray(pass) && pass.length === 3 && isPositionText(pass.slice(0, 2)) && isXid(pass[2])))
     if (!valid) {
-      if (isUnsealed(text)) throw new HttpProblem(410, 'This sync token is from before sync tokens were sealed. Sync again without `since`.')
-      throw invalidRequest([{ path: '/querystring/since', message: 'is not a sync token of yours: send the `next` of your previous page, or leave `since` out' }])
+      if (isUnsealed(text)) {
+        throw new HttpProblem(410, 'This sync token is from before sync tokens were sealed. Sync again without `since`.')
+      }
+      throw invalidRequest([{
+        path: '/querystring/since',
+        message: 'is not a sync token of yours: send the `next` of your previous page, or leave `since` out',
+      }])
     }
     const scanned = pass as [string, string, string] | undefined
     return {

@@ -19,7 +19,10 @@ export function normalizeTaskInput (body: unknown): void {
 /** Tags trimmed, lower-cased and de-duplicated in order, in one pass; anything not a string is kept for validation. */
 function normalizeTags (sent: unknown[]): unknown[] {
   if (sent.length > MAX_TAGS_AS_SENT) {
-    throw invalidRequest([{ path: '/body/tags', message: `must have at most ${MAX_TAGS_AS_SENT} items as sent (and ${MAX_TAGS} once duplicates are dropped)` }])
+    throw invalidRequest([{
+      path: '/body/tags',
+      message: `must have at most ${MAX_TAGS_AS_SENT} items as sent (and ${MAX_TAGS} once duplicates are dropped)`,
+    }])
   }
   const seen = new Set<string>()
   const tags: unknown[] = []
@@ -29,7 +32,10 @@ function normalizeTags (sent: unknown[]): unknown[] {
       continue
     }
     if (tag.length > MAX_TAG_LENGTH_AS_SENT) {
-      throw invalidRequest([{ path: `/body/tags/${index}`, message: `must be at most ${MAX_TAG_LENGTH_AS_SENT} characters before trimming` }])
+      throw invalidRequest([{
+        path: `/body/tags/${index}`,
+        message: `must be at most ${MAX_TAG_LENGTH_AS_SENT} characters before trimming`,
+      }])
     }
     const normalized = tag.trim().toLowerCase()
     if (seen.has(normalized)) continue

@@ -2,7 +2,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { invalidRequest } from '../../http/problem.js'
 import { sendTask } from '../../http/task-response.js'
 import type { IdempotentWrites } from '../../plugins/idempotency.js'
-import { RecordedResponse, RecurrenceWithoutDueDateError, type IdempotencyClaim, type Task, type WriteResult } from '../../repositories/tasks.js'
+import {
+  RecordedResponse,
+  RecurrenceWithoutDueDateError,
+  type IdempotencyClaim,
+  type Task,
+  type WriteResult,
+} from '../../repositories/tasks.js'
 
 /**
  * Runs a task write and answers it, the same way for every write: claim the request's Idempotency-Key, run the
