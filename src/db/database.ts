@@ -74,27 +74,40 @@ class DrizzlePGlite extends PGlite {
 }
 
 /**
- * In-memory databases start as copies of the fresh cluster the process's first one began with: PostgreSQL's
- * initdb takes about 3 s in WASM, loading a copy 0.3 s (the tests open one per app). The copy is kept
- * uncompressed (40 MB), as unpacking gzip would add 0.25 s to each load. Their buffer cache is 16 MB, not
- * 128 MB: it caches pages that are in memory already, and a larger one only costs time to set up at each start.
+ * In-memory databases start as copies of a fresh cluster: PostgreSQL's initdb takes about 3 s in WASM, loading a
+ * copy 0.35 s (the tests open one per app). A process makes that cluster at its first in-memory database, unless it
+ * was handed one (useFreshCluster: a test run makes one for all its processes). The copy is kept uncompressed, as
+ * unpacking gzip would add 0.25 s to each load, and its WAL segments are 1 MB, not 16: the current one is copied
+ * whole, and a small one halves each load. The buffer cache is 16 MB, not 128 MB: it caches pages that are in
+ * memory already, and a larger one only costs time to set up at each start.
  */
 let freshCluster: Promise<Blob> | undefined
 const IN_MEMORY_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB']
 
-async function inMemoryPglite (): Promise<DrizzlePGlite> {
-  if (freshCluster !== undefined) return new DrizzlePGlite({ loadDataDir: await freshCluster, startParams: IN_MEMORY_START_PARAMS })
-  const first = new DrizzlePGlite({ startParams: IN_MEMORY_START_PARAMS })
-  freshCluster = first.waitReady.then(() => first.dumpDataDir('none'))
+/** A new, empty cluster (no migrations applied), as the copy in-memory databases load. */
+export async function makeFreshCluster (): Promise<Blob> {
+  const cluster = new PGlite({ initDbStartParams: ['--wal-segsize=1'], startParams: IN_MEMORY_START_PARAMS })
   try {
-    await freshCluster
-  } catch (error) {
+    await cluster.waitReady
+    return await cluster.dumpDataDir('none')
+  } finally {
+    await cluster.close().catch(() => {})
+  }
+}
+
+/** In-memory databases of this process start from `cluster` (made by makeFreshCluster) instead of making one. */
+export function useFreshCluster (cluster: Blob): void {
+  freshCluster = Promise.resolve(cluster)
+}
+
+async function inMemoryPglite (): Promise<DrizzlePGlite> {
+  freshCluster ??= makeFreshCluster()
+  const cluster = await freshCluster.catch((error: unknown) => {
     // A failed start is the caller's error; the next in-memory database tries afresh.
     freshCluster = undefined
-    await first.close().catch(() => {})
     throw error
-  }
-  return first
+  })
+  return new DrizzlePGlite({ loadDataDir: cluster, startParams: IN_MEMORY_START_PARAMS })
 }
 
 export async function openDatabase (target: DatabaseTarget, onPoolError: (error: Error) => void): Promise<Database> {

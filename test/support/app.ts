@@ -7,6 +7,9 @@ import app, { serverOptions, type AppOptions } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { loggerOptions } from '../../src/logging.js'
 import type { Task } from '../../src/schemas/task.js'
+import { useRunCluster } from './fresh-cluster.js'
+
+useRunCluster()
 
 /** The shared secret every test app trusts. */
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long'

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 
 /**
  * Keeps dist/ (what `npm start` runs) built from the current src/, for the tests and the bench that start the
- * compiled server. tap runs this file first (`before` in package.json's tap config).
+ * compiled server. tap runs it first (test/support/before-run.ts).
  */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const BUILT_SERVER = join(ROOT, 'dist/server.js')
@@ -36,14 +36,4 @@ export function buildIfStale (): void {
   const env = { ...process.env }
   delete env.NODE_OPTIONS
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] })
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  try {
-    buildIfStale()
-  } catch (error) {
-    // The compiler has printed its errors; without dist/ the tests that start the server cannot run.
-    console.error(`${(error as Error).message}: not running the tests`)
-    process.exit(1)
-  }
 }
