@@ -3,19 +3,6 @@ import { preparedStatementsOf } from './prepared-statements.js'
 import { TaskFeed } from './tasks/feed.js'
 import { TaskListing } from './tasks/listing.js'
 import { TaskReads } from './tasks/reads.js'
-import type {
-  ChangesOptions,
-  ChangesPage,
-  ExpectedVersions,
-  IdempotencyClaim,
-  ListOptions,
-  Page,
-  RecordedResponse,
-  Task,
-  TaskFields,
-  TaskStats,
-  WriteResult,
-} from './tasks/types.js'
 import { TaskWrites } from './tasks/writes.js'
 
 export * from './tasks/types.js'
@@ -26,7 +13,8 @@ export { DEFAULT_ORDER } from './tasks/listing.js'
  * Every task query, by concern under tasks/: reads, listings, the change feed, writes (with the recurrence spawn
  * and the Idempotency-Key protocol). Each statement is scoped by the caller's user id, and each write is one
  * statement: the Neon HTTP driver has no interactive transactions, and one statement is atomic on every driver.
- * The statements are prepared in the database's one bounded cache (prepared-statements.ts).
+ * The statements are prepared in the database's one bounded cache (prepared-statements.ts). Each method hands its
+ * call to the concern that owns it, whose signature it takes.
  */
 export class TaskRepository {
   private readonly reads: TaskReads
@@ -43,55 +31,45 @@ export class TaskRepository {
   }
 
   /** One page by keyset, and the count of every matching task (tasks/listing.ts). */
-  list (userId: string, options: ListOptions): Promise<Page> {
-    return this.listing.list(userId, options)
+  list (...args: Parameters<TaskListing['list']>): ReturnType<TaskListing['list']> {
+    return this.listing.list(...args)
   }
 
   /** The caller's changes after its token, oldest first; why none is ever lost: tasks/feed.ts. */
-  changes (userId: string, options: ChangesOptions): Promise<ChangesPage> {
-    return this.feed.changes(userId, options)
+  changes (...args: Parameters<TaskFeed['changes']>): ReturnType<TaskFeed['changes']> {
+    return this.feed.changes(...args)
   }
 
-  get (userId: string, id: string): Promise<Task | undefined> {
-    return this.reads.get(userId, id)
+  get (...args: Parameters<TaskReads['get']>): ReturnType<TaskReads['get']> {
+    return this.reads.get(...args)
   }
 
-  stats (userId: string): Promise<TaskStats> {
-    return this.reads.stats(userId)
+  stats (...args: Parameters<TaskReads['stats']>): ReturnType<TaskReads['stats']> {
+    return this.reads.stats(...args)
   }
 
   /** Whether a task the caller does not own exists under this id (403 rather than 404). */
-  belongsToAnotherUser (userId: string, id: string): Promise<boolean> {
-    return this.reads.belongsToAnotherUser(userId, id)
+  belongsToAnotherUser (...args: Parameters<TaskReads['belongsToAnotherUser']>): ReturnType<TaskReads['belongsToAnotherUser']> {
+    return this.reads.belongsToAnotherUser(...args)
   }
 
-  create (
-    userId: string,
-    fields: Pick<TaskFields, 'title'> & Partial<TaskFields>,
-    claim?: IdempotencyClaim
-  ): Promise<Task | RecordedResponse> {
-    return this.writes.create(userId, fields, claim)
+  create (...args: Parameters<TaskWrites['create']>): ReturnType<TaskWrites['create']> {
+    return this.writes.create(...args)
   }
 
-  update (
-    userId: string,
-    id: string,
-    changes: Partial<TaskFields>,
-    expected?: ExpectedVersions,
-    claim?: IdempotencyClaim
-  ): Promise<WriteResult> {
-    return this.writes.update(userId, id, changes, expected, claim)
+  update (...args: Parameters<TaskWrites['update']>): ReturnType<TaskWrites['update']> {
+    return this.writes.update(...args)
   }
 
-  toggleCompleted (userId: string, id: string, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
-    return this.writes.toggleCompleted(userId, id, expected, claim)
+  toggleCompleted (...args: Parameters<TaskWrites['toggleCompleted']>): ReturnType<TaskWrites['toggleCompleted']> {
+    return this.writes.toggleCompleted(...args)
   }
 
-  delete (userId: string, id: string, expected?: ExpectedVersions, claim?: IdempotencyClaim): Promise<WriteResult> {
-    return this.writes.delete(userId, id, expected, claim)
+  delete (...args: Parameters<TaskWrites['delete']>): ReturnType<TaskWrites['delete']> {
+    return this.writes.delete(...args)
   }
 
-  deleteCompleted (userId: string): Promise<number> {
-    return this.writes.deleteCompleted(userId)
+  deleteCompleted (...args: Parameters<TaskWrites['deleteCompleted']>): ReturnType<TaskWrites['deleteCompleted']> {
+    return this.writes.deleteCompleted(...args)
   }
 }

@@ -20,6 +20,8 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
   const fastify = plugin.withTypeProvider<TypeBoxTypeProvider>()
   const repository = fastify.taskRepository
   const { idempotency } = fastify
+  /** What every write to one task takes: its id in the path, no query, `If-Match` and `Idempotency-Key`. */
+  const taskWriteInput = { params: itemParams, querystring: NoQuery, headers: TaskWriteHeaders }
 
   /**
    * The answer to a scoped miss: 403 (another user's task), 404 (no such task) or, when the write had an
@@ -92,9 +94,7 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
         description:
           'Fields not sent keep their values. `"completed": true` on a recurring task creates its next occurrence. ' +
             'With `If-Match`, writes only if the task has not changed (`412` otherwise).',
-        params: itemParams,
-        querystring: NoQuery,
-        headers: TaskWriteHeaders,
+        ...taskWriteInput,
         body: ref(TaskUpdate),
         response: {
           200: jsonResponse('api', 'The task as updated.', ref(TaskSchema), ['ETag', 'Idempotency-Replayed']),
@@ -118,9 +118,7 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
         tags: ['tasks'],
         summary: 'Delete a task',
         description: 'With `If-Match`, deletes only if the task has not changed (`412` otherwise).',
-        params: itemParams,
-        querystring: NoQuery,
-        headers: TaskWriteHeaders,
+        ...taskWriteInput,
         response: {
           204: emptyResponse('api', 'Deleted.', ['Idempotency-Replayed']),
           ...apiProblems({ task: true, owned: true, conditional: true, idempotent: true }),
@@ -142,9 +140,7 @@ const itemRoutes: FastifyPluginAsync<PathStyle> = async (plugin, { operationId, 
           'No body, an empty body or `{}` toggles `completed`; `{"completed": true|false}` sets it, and repeating that changes nothing. ' +
             'Completing a recurring task creates its next occurrence, once. ' +
             'With `If-Match`, writes only if the task has not changed (`412` otherwise).',
-        params: itemParams,
-        querystring: NoQuery,
-        headers: TaskWriteHeaders,
+        ...taskWriteInput,
         body: ref(TaskCompletion),
         response: {
           200: jsonResponse('api', 'The task as it now is.', ref(TaskSchema), ['ETag', 'Idempotency-Replayed']),
