@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
+import { createClient } from '@hey-api/openapi-ts'
 import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript'
 import { bearer, buildApp, json, type TaskJson } from './support/app.js'
 import { cleanEnv, runNode, SCRIPTS, tempDir } from './support/process.js'
@@ -150,10 +151,32 @@ t.test('a generated client has one type per enum', async (t) => {
   t.match(types, /\bPriority: "low" \| "medium" \| "high";/, '…named Priority')
   t.equal(types.split('"daily" | "weekly" | "monthly" | "yearly" | null').length - 1, 1, 'one Recurrence union')
   t.match(types, /\bRecurrence: "daily" \| "weekly" \| "monthly" \| "yearly" \| null;/, '…named Recurrence')
-  // With enum output, as orval and @hey-api write it: a single `enum` holds the priorities.
-  const enums = astToString(await openapiTS(compact as unknown as OpenAPI3, { silent: true, enum: true }))
-  const priorityEnums = [...enums.matchAll(/export enum (\w+) \{[^}]*\blow = "low"/g)].map((match) => match[1])
-  t.same(priorityEnums, ['Priority'], 'one enum of priorities, named Priority')
+})
+
+t.test('a @hey-api/openapi-ts client has one type per enum, as unions and as enums', async (t) => {
+  const generated = async (enums: false | 'typescript'): Promise<string> => {
+    const output = await tempDir(t)
+    await createClient({
+      input: COMMITTED,
+      output,
+      logs: { level: 'silent' },
+      plugins: [{ name: '@hey-api/typescript', enums }, '@hey-api/sdk', '@hey-api/client-fetch'],
+    })
+    return readFile(join(output, 'types.gen.ts'), 'utf8')
+  }
+  const unions = await generated(false)
+  t.same([...unions.matchAll(/export type (\w+) = 'low' \| 'medium' \| 'high';/g)].map((match) => match[1]), ['Priority'])
+  t.equal(unions.split("'low' | 'medium' | 'high'").length - 1, 1, 'the priorities are spelled once, in Priority')
+  t.same(
+    [...unions.matchAll(/export type (\w+) = 'daily' \| 'weekly' \| 'monthly' \| 'yearly' \| null;/g)].map((match) => match[1]),
+    ['Recurrence']
+  )
+  t.equal(unions.split("'daily' | 'weekly' | 'monthly' | 'yearly'").length - 1, 1, 'the recurrences are spelled once, in Recurrence')
+  // As TypeScript enums: Priority becomes one; Recurrence, which allows null, stays the one union.
+  const enums = await generated('typescript')
+  t.same([...enums.matchAll(/export enum (\w+) \{[^}]*= 'low'/g)].map((match) => match[1]), ['Priority'], 'one enum of priorities')
+  t.equal(enums.split("= 'low'").length - 1, 1, 'the priorities are spelled once, in the enum')
+  t.equal(enums.split("'daily' | 'weekly' | 'monthly' | 'yearly' | null").length - 1, 1, 'one Recurrence union')
 })
 
 t.test('the Authorize dialog says where a token comes from', async (t) => {
