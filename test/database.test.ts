@@ -159,6 +159,8 @@ t.test('pglite: each in-memory database starts as a fresh cluster, apart from ev
   t.equal(await second.pendingMigrations(), MIGRATIONS, 'no migration applied')
   const buffers = await second.orm.execute(sql`show shared_buffers`)
   t.same((buffers as unknown as { rows: unknown[] }).rows, [{ shared_buffers: '16MB' }], 'a small buffer cache over pages in memory')
+  const segments = await second.orm.execute(sql`show wal_segment_size`)
+  t.same((segments as unknown as { rows: unknown[] }).rows, [{ wal_segment_size: '1MB' }], 'small WAL segments, for a small copy')
   const relations = await second.orm.execute(sql`select count(*)::int as n from pg_class where relname in ('tasks', 'stray')`)
   t.same((relations as unknown as { rows: unknown[] }).rows, [{ n: 0 }], 'none of the tables of the first')
   await second.migrate()

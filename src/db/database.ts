@@ -55,7 +55,7 @@ class DrizzlePGlite extends PGlite {
   /** The types drizzle-orm/pglite/session.js reads as text: these, then numeric, timestamp, timestamptz, interval and date arrays. */
   static readonly TEXT_TYPES = [types.TIMESTAMP, types.TIMESTAMPTZ, types.INTERVAL, types.DATE, 1231, 1115, 1185, 1187, 1182]
 
-  constructor (options: Pick<PGliteOptions, 'dataDir' | 'loadDataDir' | 'startParams'>) {
+  constructor (options: Pick<PGliteOptions, 'dataDir' | 'loadDataDir' | 'startParams' | 'initDbStartParams'>) {
     // pg_trgm serves text search; Neon and PostgreSQL ship it, PGlite loads it as an extension.
     super({ ...options, extensions: { pg_trgm } })
   }
@@ -75,39 +75,39 @@ class DrizzlePGlite extends PGlite {
 
 /**
  * In-memory databases start as copies of a fresh cluster: PostgreSQL's initdb takes about 3 s in WASM, loading a
- * copy 0.35 s (the tests open one per app). A process makes that cluster at its first in-memory database, unless it
- * was handed one (useFreshCluster: a test run makes one for all its processes). The copy is kept uncompressed, as
- * unpacking gzip would add 0.25 s to each load, and its WAL segments are 1 MB, not 16: the current one is copied
- * whole, and a small one halves each load. The buffer cache is 16 MB, not 128 MB: it caches pages that are in
- * memory already, and a larger one only costs time to set up at each start.
+ * copy 0.35 s (the tests open one per app). A process's first in-memory database runs initdb and keeps a copy of
+ * its fresh cluster, unless one was handed over (useFreshCluster: a test run makes one for all its processes). The
+ * copy is kept uncompressed, as unpacking gzip would add 0.25 s to each load, and its WAL segments are 1 MB, not
+ * 16: the current one is copied whole, and a small one halves each load. The buffer cache is 16 MB, not 128 MB:
+ * it caches pages that are in memory already, and a larger one only costs time to set up at each start.
  */
 let freshCluster: Promise<Blob> | undefined
 const IN_MEMORY_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB']
 
-/** A new, empty cluster (no migrations applied), as the copy in-memory databases load. */
-export async function makeFreshCluster (): Promise<Blob> {
-  const cluster = new PGlite({ initDbStartParams: ['--wal-segsize=1'], startParams: IN_MEMORY_START_PARAMS })
-  try {
-    await cluster.waitReady
-    return await cluster.dumpDataDir('none')
-  } finally {
-    await cluster.close().catch(() => {})
-  }
-}
-
-/** In-memory databases of this process start from `cluster` (made by makeFreshCluster) instead of making one. */
-export function useFreshCluster (cluster: Blob): void {
-  freshCluster = Promise.resolve(cluster)
-}
-
 async function inMemoryPglite (): Promise<DrizzlePGlite> {
-  freshCluster ??= makeFreshCluster()
-  const cluster = await freshCluster.catch((error: unknown) => {
+  if (freshCluster !== undefined) return new DrizzlePGlite({ loadDataDir: await freshCluster, startParams: IN_MEMORY_START_PARAMS })
+  const first = new DrizzlePGlite({ initDbStartParams: ['--wal-segsize=1'], startParams: IN_MEMORY_START_PARAMS })
+  freshCluster = first.waitReady.then(() => first.dumpDataDir('none'))
+  try {
+    await freshCluster
+  } catch (error) {
     // A failed start is the caller's error; the next in-memory database tries afresh.
     freshCluster = undefined
+    await first.close().catch(() => {})
     throw error
-  })
-  return new DrizzlePGlite({ loadDataDir: cluster, startParams: IN_MEMORY_START_PARAMS })
+  }
+  return first
+}
+
+/** The fresh cluster this process's in-memory databases start from: made now when there is none yet. */
+export async function freshClusterCopy (): Promise<Blob> {
+  if (freshCluster === undefined) await (await inMemoryPglite()).close()
+  return freshCluster!
+}
+
+/** In-memory databases of this process start from `cluster` (another's freshClusterCopy) instead of making one. */
+export function useFreshCluster (cluster: Blob): void {
+  freshCluster = Promise.resolve(cluster)
 }
 
 export async function openDatabase (target: DatabaseTarget, onPoolError: (error: Error) => void): Promise<Database> {

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs'
 import { buildIfStale } from './build.js'
 import { writeFreshCluster } from './fresh-cluster.js'
 
@@ -10,5 +9,4 @@ try {
   console.error(`${(error as Error).message}: not running the tests`)
   process.exit(1)
 }
-mkdirSync(new URL('../../.tap/', import.meta.url), { recursive: true })
 await writeFreshCluster()
